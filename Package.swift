@@ -1,0 +1,47 @@
+// swift-tools-version: 6.1
+// gpusim: a trace-driven discrete-event simulator for GPU multitasking and MoE expert offloading.
+// Layout and module rules: see README.md ("Layout"); dependencies point down the module list only.
+import PackageDescription
+
+let package = Package(
+    name: "gpusim",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "gpusim", targets: ["gpusim"]),
+        .library(name: "SimCore", targets: ["SimCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // System libraries (Debian: libsqlite3-dev, libzstd-dev).
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CZstd", path: "Sources/CZstd", pkgConfig: "libzstd",
+                       providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+
+        // Simulation core: time, events, randomness, fluid sharing, statistics. No GPU words here.
+        .target(
+            name: "SimCore",
+            dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]
+        ),
+
+        // The command-line tool: a thin layer over the library modules.
+        .executableTarget(
+            name: "gpusim",
+            dependencies: [
+                "SimCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "SimCoreTests", dependencies: ["SimCore"]),
+        .testTarget(name: "gpusimTests", dependencies: ["gpusim"]),
+    ]
+)
