@@ -32,16 +32,24 @@ let package = Package(
             dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")]
         ),
 
+        // Trace formats: streaming readers (plain, zstd, gzip), Kineto import, request traces.
+        .target(name: "Traces", dependencies: ["CZstd", "CZlib"]),
+
+        // GPUs, links, copy engines, MIG geometry and the kernel cost model, on SimCore's fluid solver.
+        .target(name: "Hardware", dependencies: ["SimCore", "Traces", .product(name: "Yams", package: "Yams")]),
+
         // The command-line tool: a thin layer over the library modules.
         .executableTarget(
             name: "gpusim",
             dependencies: [
-                "SimCore",
+                "SimCore", "Traces", "Hardware",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         .testTarget(name: "SimCoreTests", dependencies: ["SimCore"]),
+        .testTarget(name: "TracesTests", dependencies: ["Traces"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "HardwareTests", dependencies: ["Hardware"]),
         .testTarget(name: "gpusimTests", dependencies: ["gpusim"]),
     ]
 )

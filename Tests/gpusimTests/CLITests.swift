@@ -80,4 +80,35 @@ final class CLITests: XCTestCase {
             XCTAssertTrue(r.stderr.contains(mention), "\(args): stderr should mention \(mention): \(r.stderr)")
         }
     }
+
+    func testTraceReplayJSONMatchesMeasurement() throws {
+        let r = try Self.gpusim(["trace", "replay", "Traces/kineto/a100-alexnet.json.gz", "--format", "json"], cwd: Self.repoRoot)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any] ?? [:]
+        for key in ["measured_busy_us", "simulated_busy_us", "measured_span_us", "simulated_span_us", "kernels", "copies"] {
+            XCTAssertNotNil(obj[key], "missing \(key)")
+        }
+        let measured = obj["measured_busy_us"] as? Double ?? 0, simulated = obj["simulated_busy_us"] as? Double ?? -1
+        XCTAssertEqual(simulated, measured, accuracy: measured * 0.01)
+        XCTAssertEqual(obj["kernels"] as? Int, 79)
+        XCTAssertEqual(obj["gpu"] as? String, "A100-SXM4-40GB", "auto picks by SM count and memory for an unlisted A100 name")
+    }
+
+    func testTraceCommandsRejectBadInput() throws {
+        let unknownGPU = try Self.gpusim(["trace", "replay", "Traces/kineto/a100-alexnet.json.gz", "--gpu", "GTX-480"], cwd: Self.repoRoot)
+        XCTAssertNotEqual(unknownGPU.status, 0)
+        XCTAssertTrue(unknownGPU.stderr.contains("GTX-480") && unknownGPU.stderr.contains("A100-SXM4-80GB"), unknownGPU.stderr)
+
+        let missing = try Self.gpusim(["trace", "replay", "no/such/trace.json.gz", "--gpu", "H100-SXM5-80GB"], cwd: Self.repoRoot)
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("no/such/trace.json.gz"), missing.stderr)
+
+        let notKineto = try Self.gpusim(["trace", "inspect", "Tests/TracesTests/Fixtures/no-trace-events.json"], cwd: Self.repoRoot)
+        XCTAssertNotEqual(notKineto.status, 0)
+        XCTAssertTrue(notKineto.stderr.contains("no-trace-events.json"), notKineto.stderr)
+
+        let badLatency = try Self.gpusim(["trace", "replay", "Traces/kineto/a100-alexnet.json.gz", "--launch-latency-us", "-3"], cwd: Self.repoRoot)
+        XCTAssertNotEqual(badLatency.status, 0)
+        XCTAssertTrue(badLatency.stderr.contains("launch-latency-us"), badLatency.stderr)
+    }
 }
