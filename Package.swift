@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "gpusim", targets: ["gpusim"]),
         .library(name: "SimCore", targets: ["SimCore"]),
+        .library(name: "Traces", targets: ["Traces"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
