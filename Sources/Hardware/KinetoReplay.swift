@@ -13,16 +13,18 @@ import Traces
 /// on another stream, a dependency inside a CUDA graph, a collective waiting for its peers — is
 /// released at its recorded start, the only time the trace gives for that dependency.
 ///
-/// **Kernels** run as fluid flows (``GPUModel/kernelFlow(_:partition:priority:)``): SMs are
-/// shared between concurrent kernels on different streams, each capped at the SMs its CTAs can
-/// fill (occupancy from registers, shared memory and threads per block by the CUDA rules).
+/// **Kernels** get SMs in launch order (``SMDispatch``, as measured on an H100: the kernel
+/// enqueued first runs as if alone, a later one takes the SMs left over or waits), each at most
+/// the SMs its CTAs can fill (occupancy from registers, shared memory and threads per block by
+/// the CUDA rules); with its SMs a kernel is a fluid flow capped at its wave-quantised rate.
 ///
 /// **No double counting.** A recorded duration already includes the slowdown the kernel met
 /// from kernels overlapping it in the real run. Before replay each kernel's duration is
 /// *deflated*: the recorded intervals are swept, and in each stretch where kernels overlapped,
-/// the SM shares they would get under the simulator's own sharing rule (max-min fair SMs, each
-/// capped at its need) are computed; a kernel's isolated time is the sum over its lifetime of
-/// stretch length × its share of the SMs it needs. Replayed with the same overlap, the fluid
+/// the SMs each would hold under the simulator's own rule (launch order, recorded start as the
+/// order; a kernel that was running holds at least one SM) are computed; a kernel's isolated
+/// time is the sum over its lifetime of stretch length × its speed on those SMs relative to the
+/// whole GPU (`waves(S) / waves(s)`). Replayed with the same overlap, the fluid
 /// model then gives back the recorded duration instead of slowing the kernel a second time.
 /// Kernels that never overlapped keep their recorded durations.
 ///
@@ -59,6 +61,9 @@ public struct KinetoReplay {
         public var anchoredOperations: Int
         /// Simulated start and end of every kernel, in trace order (ns from the first release).
         public var simulatedKernelIntervals: [(start: Int64, end: Int64)]
+        /// Simulated start and end of every copy and memset, in the order of the `copies` given to
+        /// `replay` (ns from the first release). A host copy's interval includes its fixed latency.
+        public var simulatedCopyIntervals: [(start: Int64, end: Int64)] = []
 
         public static func == (a: Result, b: Result) -> Bool {
             a.kernels == b.kernels && a.copies == b.copies
@@ -68,19 +73,12 @@ public struct KinetoReplay {
                 && a.simulatedSpanMicroseconds == b.simulatedSpanMicroseconds
                 && a.deflatedKernels == b.deflatedKernels
                 && a.simulatedKernelIntervals.elementsEqual(b.simulatedKernelIntervals, by: { $0 == $1 })
+                && a.simulatedCopyIntervals.elementsEqual(b.simulatedCopyIntervals, by: { $0 == $1 })
         }
     }
 
-    /// One operation on a stream.
-    struct Op {
-        enum Kind { case kernel(KernelWork), hostCopy(Int, CopyDirection, HostMemory), deviceCopy(Int), memset(Int), fixed(Int64) }
-        var kind: Kind
-        var release: Int64      // ns, absolute trace time
-        var recordedStart: Int64
-        var recordedEnd: Int64
-        var stream: Int
-        var kernelIndex: Int    // index among kernels, or -1
-    }
+    /// One operation on a stream (see ``KinetoWorkload/Op``).
+    typealias Op = KinetoWorkload.Op
 
     public let spec: GPUSpec
     public let options: Options
@@ -112,79 +110,8 @@ public struct KinetoReplay {
     /// Replays already-read records (`launches`: correlation id → launch call start, ns).
     public func replay(kernels: [KinetoKernel], copies: [KinetoCopy], launches: [Int: Int64],
                        file: String = "<records>") throws -> Result {
-        guard !kernels.isEmpty else {
-            throw TraceError(file: file, location: .file, message: "no kernels to replay")
-        }
-        let sms = spec.smCount
-        // Occupancy of each kernel, then its SM need.
-        var ctasPerSM = [Int](repeating: 1, count: kernels.count)
-        var need = [Int](repeating: 1, count: kernels.count)
-        for (i, k) in kernels.enumerated() {
-            let launch = KernelLaunch(ctas: max(k.ctas, 1), threadsPerCTA: max(k.threadsPerBlock, 1),
-                                      registersPerThread: k.registersPerThread,
-                                      sharedMemoryPerCTABytes: k.sharedMemoryBytes)
-            ctasPerSM[i] = (try? Occupancy.ctasPerSM(launch, on: spec).ctasPerSM) ?? 1
-            need[i] = KernelCostModel.usefulSMs(ctas: max(k.ctas, 1), ctasPerSM: ctasPerSM[i], sms: sms)
-        }
-        let (isolated, deflated) = Self.deflate(kernels, need: need, sms: sms)
-
-        // Operations per stream in recorded order.
-        var ops: [Op] = []
-        ops.reserveCapacity(kernels.count + copies.count)
-        var withoutLaunch = 0
-        let latency = options.launchLatency.nanoseconds
-        func release(_ correlation: Int, _ recordedStart: Int64) -> Int64 {
-            // Never later than the operation really started: the launch latency is an estimate.
-            if let t = launches[correlation] { return min(t + latency, recordedStart) }
-            return recordedStart
-        }
-        // (Release times are refined per stream below: only queued operations keep these.)
-        for (i, k) in kernels.enumerated() {
-            if launches[k.correlation] == nil { withoutLaunch += 1 }
-            let work = KernelWork(ctas: max(k.ctas, 1), ctasPerSM: ctasPerSM[i],
-                                  isolatedSeconds: max(Double(isolated[i]), 1) * 1e-9)
-            ops.append(Op(kind: .kernel(work), release: release(k.correlation, k.tsNs), recordedStart: k.tsNs,
-                          recordedEnd: k.endNs, stream: k.stream, kernelIndex: i))
-        }
-        for c in copies {
-            let kind: Op.Kind
-            let bytes = Int(clamping: max(c.bytes, 0))
-            switch c.kind {
-            case .htod: kind = .hostCopy(bytes, .hostToDevice, c.hostMemory == .pinned ? .pinned : .pageable)
-            case .dtoh: kind = .hostCopy(bytes, .deviceToHost, c.hostMemory == .pinned ? .pinned : .pageable)
-            case .dtod, .ptop: kind = .deviceCopy(bytes)
-            case .memset: kind = .memset(bytes)
-            default: kind = .fixed(max(c.durNs, 0))
-            }
-            ops.append(Op(kind: kind, release: release(c.correlation, c.tsNs), recordedStart: c.tsNs,
-                          recordedEnd: c.endNs, stream: c.stream, kernelIndex: -1))
-        }
-        // Stream order: recorded start, then kernels before copies, then input order (stable).
-        let order = ops.indices.sorted { a, b in
-            let x = ops[a], y = ops[b]
-            if x.stream != y.stream { return x.stream < y.stream }
-            if x.recordedStart != y.recordedStart { return x.recordedStart < y.recordedStart }
-            return a < b
-        }
-        var streams: [[Int]] = []
-        var lastStream = Int.min
-        for i in order {
-            if ops[i].stream != lastStream { streams.append([]); lastStream = ops[i].stream }
-            streams[streams.count - 1].append(i)
-        }
-        // Queued operations follow their predecessor; the others keep their recorded start.
-        var anchored = 0
-        let tolerance = options.queueTolerance.nanoseconds
-        for list in streams {
-            for (j, i) in list.enumerated() {
-                let queued = j > 0 && ops[i].recordedStart <= ops[list[j - 1]].recordedEnd + tolerance
-                if !queued {
-                    ops[i].release = ops[i].recordedStart
-                    anchored += 1
-                }
-            }
-        }
-        let origin = ops.map(\.release).min() ?? 0
+        let workload = try self.workload(kernels: kernels, copies: copies, launches: launches, file: file)
+        let ops = workload.ops, streams = workload.streams, origin = workload.origin
 
         var model = ReplayModel(spec: spec, ops: ops, streams: streams, origin: origin, kernelCount: kernels.count)
         var sim = Simulator(handler: model)
@@ -203,16 +130,18 @@ public struct KinetoReplay {
                       simulatedBusyMicroseconds: Double(Self.unionLength(simulated)) / 1e3,
                       measuredSpanMicroseconds: Double(Self.span(measured)) / 1e3,
                       simulatedSpanMicroseconds: Double(Self.span(simulated)) / 1e3,
-                      deflatedKernels: deflated, kernelsWithoutLaunch: withoutLaunch,
-                      anchoredOperations: anchored,
-                      simulatedKernelIntervals: simulated.map { (start: $0.0, end: $0.1) })
+                      deflatedKernels: workload.deflatedKernels, kernelsWithoutLaunch: workload.kernelsWithoutLaunch,
+                      anchoredOperations: workload.anchoredOperations,
+                      simulatedKernelIntervals: simulated.map { (start: $0.0, end: $0.1) },
+                      simulatedCopyIntervals: model.copyIntervals.map { (start: $0.0, end: $0.1) })
     }
 
     // MARK: deflation
 
     /// Isolated duration (ns) of each kernel: its recorded duration with the overlap slowdown
-    /// removed, under the simulator's SM-sharing rule. Returns the durations and how many changed.
-    static func deflate(_ kernels: [KinetoKernel], need: [Int], sms: Int) -> ([Double], Int) {
+    /// removed, under the simulator's launch-order SM dispatch. Returns the durations and how
+    /// many changed.
+    static func deflate(_ kernels: [KinetoKernel], need: [Int], ctasPerSM: [Int], sms: Int) -> ([Double], Int) {
         var isolated = kernels.map { Double(max($0.durNs, 0)) }
         // Boundaries: (time, +1 start / −1 end, kernel). Ends before starts at equal times.
         var points: [(t: Int64, delta: Int, k: Int)] = []
@@ -222,61 +151,43 @@ public struct KinetoReplay {
             points.append((k.endNs, -1, i))
         }
         points.sort { $0.t < $1.t || ($0.t == $1.t && ($0.delta < $1.delta || ($0.delta == $1.delta && $0.k < $1.k))) }
-        var running: [Int] = []
-        var position = [Int](repeating: -1, count: kernels.count)
+        var running: [Int] = []            // in launch (recorded start) order
         var work = [Double](repeating: 0, count: kernels.count)
         var overlapped = [Bool](repeating: false, count: kernels.count)
         var last: Int64 = points.first?.t ?? 0
+        func speed(_ k: Int, holding s: Int) -> Double {
+            let c = max(kernels[k].ctas, 1)
+            return Double(KernelCostModel.waves(ctas: c, ctasPerSM: ctasPerSM[k], sms: sms))
+                / Double(KernelCostModel.waves(ctas: c, ctasPerSM: ctasPerSM[k], sms: s))
+        }
         for p in points {
             let dt = Double(p.t - last)
             if dt > 0 && !running.isEmpty {
-                let demand = running.reduce(0) { $0 + need[$1] }
-                if running.count > 1 { for k in running { overlapped[k] = true } }
-                if demand <= sms {
-                    for k in running { work[k] += dt }
+                if running.count == 1 {
+                    work[running[0]] += dt
                 } else {
-                    // Water-filling of the SMs: equal shares, each capped at its need.
-                    let shares = waterFill(running.map { need[$0] }, capacity: sms)
-                    for (j, k) in running.enumerated() { work[k] += dt * shares[j] / Double(need[k]) }
+                    for k in running { overlapped[k] = true }
+                    var left = sms
+                    for k in running {
+                        let held = max(1, min(need[k], left))
+                        left = max(0, left - held)
+                        work[k] += dt * speed(k, holding: held)
+                    }
                 }
             }
             last = p.t
             if p.delta > 0 {
-                position[p.k] = running.count
                 running.append(p.k)
-            } else {
-                let at = position[p.k]
-                let moved = running.removeLast()
-                if at < running.count { running[at] = moved; position[moved] = at }
-                position[p.k] = -1
+            } else if let at = running.firstIndex(of: p.k) {
+                running.remove(at: at)
             }
         }
         var changed = 0
         for i in kernels.indices where overlapped[i] && kernels[i].durNs > 0 {
             if work[i] < isolated[i] - 0.5 { changed += 1 }
-            isolated[i] = work[i]
+            isolated[i] = min(work[i], isolated[i])
         }
         return (isolated, changed)
-    }
-
-    /// Max-min fair split of `capacity` among demands.
-    static func waterFill(_ demands: [Int], capacity: Int) -> [Double] {
-        var shares = [Double](repeating: 0, count: demands.count)
-        var left = Double(capacity)
-        var open = demands.indices.sorted { demands[$0] < demands[$1] || (demands[$0] == demands[$1] && $0 < $1) }
-        while !open.isEmpty {
-            let fair = left / Double(open.count)
-            let i = open[0]
-            if Double(demands[i]) <= fair {
-                shares[i] = Double(demands[i])
-                left -= shares[i]
-                open.removeFirst()
-            } else {
-                for j in open { shares[j] = fair }
-                break
-            }
-        }
-        return shares
     }
 
     // MARK: figures
@@ -329,8 +240,13 @@ struct ReplayModel: EventHandler {
     var busy: [Bool]
     var streamOfOp: [Int32]
     var kernelIntervals: [(Int64, Int64)]
+    /// Copies and memsets: ops[kernelCount + i] is copy i.
+    var copyIntervals: [(Int64, Int64)]
+    let kernelCount: Int
     var startedAt: [Int64]
     var doneBuffer: [Int] = []
+    /// Kernels released and not finished, in launch order: op index, SMs wanted, SMs held, flow.
+    var running: [(op: Int, need: Int, held: Int, flow: FlowID?)] = []
 
     init(spec: GPUSpec, ops: [KinetoReplay.Op], streams: [[Int]], origin: Int64, kernelCount: Int) {
         self.spec = spec
@@ -345,6 +261,8 @@ struct ReplayModel: EventHandler {
         streamOfOp = [Int32](repeating: -1, count: ops.count)
         for (s, list) in streams.enumerated() { for i in list { streamOfOp[i] = Int32(s) } }
         kernelIntervals = [(Int64, Int64)](repeating: (0, 0), count: kernelCount)
+        copyIntervals = [(Int64, Int64)](repeating: (0, 0), count: ops.count - kernelCount)
+        self.kernelCount = kernelCount
         startedAt = [Int64](repeating: 0, count: ops.count)
     }
 
@@ -368,7 +286,9 @@ struct ReplayModel: EventHandler {
             let tag = UInt64(i)
             switch ops[i].kind {
             case .kernel(let k):
-                gpu.startKernel(k, fluid: &fluid, at: now, tag: tag)
+                let need = KernelCostModel.usefulSMs(ctas: k.ctas, ctasPerSM: k.ctasPerSM, sms: spec.smCount)
+                running.append((i, need, 0, nil))
+                dispatch(at: now)
             case .hostCopy(let bytes, let direction, let memory):
                 let c = gpu.copyFlow(bytes: bytes, direction: direction, hostMemory: memory)
                 scheduler.schedule(.copyFlow(op: Int32(i)), after: c.latency)
@@ -400,9 +320,36 @@ struct ReplayModel: EventHandler {
         fluid.scheduleNextCompletion(&scheduler, event: .fluid)
     }
 
+    /// Hands SMs to running kernels in launch order; a kernel that gets its first SMs starts its
+    /// flow (its start time), one that gets more SMs speeds up.
+    mutating func dispatch(at now: SimTime) {
+        var left = spec.smCount
+        for j in running.indices {
+            let want = min(running[j].need, left)
+            left -= max(want, running[j].held)
+            guard want > running[j].held else { continue }
+            let op = running[j].op
+            guard case .kernel(let k) = ops[op].kind else { continue }
+            let f = gpu.kernelFlow(k, holding: want)
+            if let id = running[j].flow {
+                fluid.setCap(id, f.cap, at: now)
+            } else {
+                startedAt[op] = now.nanoseconds
+                running[j].flow = fluid.startFlow(work: 1, cap: f.cap, uses: f.uses, at: now, tag: UInt64(op))
+            }
+            running[j].held = want
+        }
+    }
+
     mutating func finish(_ i: Int, at now: SimTime, scheduler: inout Scheduler<Event>) {
         let s = Int(streamOfOp[i])
-        if ops[i].kernelIndex >= 0 { kernelIntervals[ops[i].kernelIndex] = (startedAt[i], now.nanoseconds) }
+        if ops[i].kernelIndex >= 0 {
+            kernelIntervals[ops[i].kernelIndex] = (startedAt[i], now.nanoseconds)
+            if let at = running.firstIndex(where: { $0.op == i }) { running.remove(at: at) }
+            dispatch(at: now)
+        } else {
+            copyIntervals[i - kernelCount] = (startedAt[i], now.nanoseconds)
+        }
         busy[s] = false
         nextOp[s] += 1
         scheduleHead(of: s, scheduler: &scheduler)

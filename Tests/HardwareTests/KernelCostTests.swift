@@ -112,6 +112,49 @@ final class KernelCostTests: XCTestCase {
         XCTAssertEqual(fluid.usage(of: gpu.partitions[0].smTime), 132, accuracy: 1e-9)
     }
 
+    func testLaunchOrderDispatchAllocation() {
+        XCTAssertEqual(SMDispatch.allocate(needs: [132, 132], sms: 132), [132, 0])
+        XCTAssertEqual(SMDispatch.allocate(needs: [24, 132, 50], sms: 132), [24, 108, 0])
+        XCTAssertEqual(SMDispatch.allocate(needs: [24, 24], sms: 132), [24, 24])
+        XCTAssertEqual(SMDispatch.allocate(needs: [132, 132], limits: [66, 66], sms: 132), [66, 66])
+    }
+
+    /// The H100 co-run measurement (two kernels that each fill every SM, started together): the
+    /// first runs as if alone, the second waits for its SMs. Under launch-order dispatch the first
+    /// ends at T₁ and the second at T₁ + T₂.
+    func testCoRunOfTwoFullKernelsIsFIFO() {
+        let spec = h100
+        let a = KernelWork(ctas: 132 * 8, ctasPerSM: 8, isolatedSeconds: 1.11e-3)
+        let b = KernelWork(ctas: 132 * 8, ctasPerSM: 8, isolatedSeconds: 1.48e-3)
+        var fluid = FluidSystem()
+        let gpu = GPUModel(spec: spec, fluid: &fluid)
+        let needs = [a, b].map { KernelCostModel.usefulSMs(ctas: $0.ctas, ctasPerSM: $0.ctasPerSM, sms: spec.smCount) }
+        var held = SMDispatch.allocate(needs: needs, sms: spec.smCount)
+        XCTAssertEqual(held, [132, 0])
+        let fa = gpu.kernelFlow(a, holding: held[0])
+        let first = fluid.startFlow(work: 1, cap: fa.cap, uses: fa.uses, at: .zero)
+        fluid.solve(at: .zero)
+        let t1 = fluid.finishTime(of: first)
+        XCTAssertEqual(t1.nanoseconds, 1_110_000, accuracy: 1)
+        fluid.completeFlows(at: t1) { _, _ in }
+        held = SMDispatch.allocate(needs: [needs[1]], sms: spec.smCount)
+        let fb = gpu.kernelFlow(b, holding: held[0])
+        let second = fluid.startFlow(work: 1, cap: fb.cap, uses: fb.uses, at: t1)
+        fluid.solve(at: t1)
+        XCTAssertEqual(fluid.finishTime(of: second).nanoseconds, 2_590_000, accuracy: 2)
+    }
+
+    /// A kernel holding fewer SMs than it can fill runs at its wave-quantised rate on them.
+    func testKernelHoldingPartOfItsSMs() {
+        let spec = a100
+        let k = KernelWork(ctas: 216, ctasPerSM: 1, isolatedSeconds: 1e-3)   // 2 waves on 108 SMs
+        var fluid = FluidSystem()
+        let gpu = GPUModel(spec: spec, fluid: &fluid)
+        XCTAssertEqual(gpu.kernelFlow(k, holding: 108).cap, 1e3, accuracy: 1e-9)
+        XCTAssertEqual(gpu.kernelFlow(k, holding: 54).cap, 500, accuracy: 1e-9)          // 4 waves
+        XCTAssertEqual(gpu.kernelFlow(k, holding: 100).cap, 1e3 * 2 / 3, accuracy: 1e-9) // 3 waves
+    }
+
     func testRooflineAloneOnAPartition() {
         // Memory-bound kernel in a MIG-like partition with 3/8 of the bandwidth: time T / (3/8).
         let spec = a100

@@ -43,39 +43,41 @@ final class KinetoReplayTests: XCTestCase {
         XCTAssertEqual(r.simulatedKernelIntervals[0].end - r.simulatedKernelIntervals[0].start, 100_000)
     }
 
-    /// Two full-GPU kernels that overlapped completely in the recording (both 2 ms, each slowed to
-    /// half speed) are deflated to 1 ms each; replayed together they take the recorded 2 ms, not 4.
-    func testOverlapIsNotCountedTwice() throws {
+    /// Launch-order dispatch in the deflation: A (216 CTAs, all 108 SMs of an A100) recorded over
+    /// [0, 1 ms]; B (same shape, another stream) recorded over [0.9, 1.4 ms]. During the 0.1 ms
+    /// overlap A, first in order, holds every SM (speed 1) and B holds one SM (speed
+    /// waves(108)/waves(1) = 1/108). So A's isolated time stays 1 ms, B's is 0.4 ms + 0.1/108 ms.
+    /// Replayed, B (released at its recorded start) waits for A's SMs and ends 0.926 µs after 1.4 ms.
+    func testOverlapIsDeflatedUnderLaunchOrderDispatch() throws {
         let spec = try Self.catalog.spec(named: "A100-SXM4-80GB")
-        // 1024 threads/CTA → 2 CTAs per SM on an A100 (64 warps / 32); 216 CTAs fill all 108 SMs.
-        let ks = [kernel(0, 2_000_000, stream: 7, corr: 1, ctas: 216), kernel(0, 2_000_000, stream: 8, corr: 2, ctas: 216)]
+        let ks = [kernel(0, 1_000_000, stream: 1, corr: 1, ctas: 216), kernel(900_000, 500_000, stream: 2, corr: 2, ctas: 216)]
+        let (iso, changed) = KinetoReplay.deflate(ks, need: [108, 108], ctasPerSM: [2, 2], sms: 108)
+        XCTAssertEqual(iso[0], 1_000_000, accuracy: 1e-6)
+        XCTAssertEqual(iso[1], 400_000 + 100_000.0 / 108, accuracy: 1e-6)
+        XCTAssertEqual(changed, 1)
         var o = KinetoReplay.Options(); o.launchLatency = .ns(0)
         let r = try KinetoReplay(spec: spec, options: o).replay(kernels: ks, copies: [], launches: [1: 0, 2: 0])
-        XCTAssertEqual(r.deflatedKernels, 2)
-        XCTAssertEqual(r.simulatedKernelIntervals.map(\.end), [2_000_000, 2_000_000])
-        XCTAssertEqual(r.simulatedBusyMicroseconds, 2000, accuracy: 0.01)
+        XCTAssertEqual(r.simulatedKernelIntervals[0].start, 0)
+        XCTAssertEqual(r.simulatedKernelIntervals[0].end, 1_000_000)
+        XCTAssertEqual(r.simulatedKernelIntervals[1].start, 1_000_000, "B waits for A's SMs")
+        XCTAssertEqual(Double(r.simulatedKernelIntervals[1].end), 1_400_000 + 100_000.0 / 108, accuracy: 2)
+        XCTAssertEqual(r.deflatedKernels, 1)
     }
 
-    /// A partial overlap: a kernel alone for 1 ms, then with another for 2 ms (both at half speed).
-    /// Deflation: first kernel 1 + 1 = 2 ms isolated, second 1 ms. Replay reproduces the recording.
-    func testPartialOverlapReplaysAsRecorded() throws {
+    /// Small kernels that fit side by side run concurrently at full speed: two 24-CTA kernels
+    /// (1024 threads → 2 CTAs per SM → 12 SMs each) recorded overlapping are not deflated.
+    func testKernelsThatFitSideBySideAreNotDeflated() throws {
         let spec = try Self.catalog.spec(named: "A100-SXM4-80GB")
-        let ks = [kernel(0, 3_000_000, stream: 1, corr: 1, ctas: 216), kernel(1_000_000, 2_000_000, stream: 2, corr: 2, ctas: 216)]
-        let (iso, changed) = KinetoReplay.deflate(ks, need: [108, 108], sms: 108)
-        XCTAssertEqual(iso[0], 2_000_000, accuracy: 1)
-        XCTAssertEqual(iso[1], 1_000_000, accuracy: 1)
-        XCTAssertEqual(changed, 2)
+        let ks = [kernel(0, 1_000_000, stream: 1, corr: 1, ctas: 24), kernel(200_000, 1_000_000, stream: 2, corr: 2, ctas: 24)]
         var o = KinetoReplay.Options(); o.launchLatency = .ns(0)
-        let r = try KinetoReplay(spec: spec, options: o).replay(kernels: ks, copies: [], launches: [1: 0, 2: 1_000_000])
-        XCTAssertEqual(r.simulatedKernelIntervals[0].end, 3_000_000)
-        XCTAssertEqual(r.simulatedKernelIntervals[1].start, 1_000_000)
-        XCTAssertEqual(r.simulatedKernelIntervals[1].end, 3_000_000)
+        let r = try KinetoReplay(spec: spec, options: o).replay(kernels: ks, copies: [], launches: [1: 0, 2: 0])
+        XCTAssertEqual(r.deflatedKernels, 0)
+        XCTAssertEqual(r.simulatedKernelIntervals.map(\.end), [1_000_000, 1_200_000])
     }
 
     func testUnionAndSpan() {
         XCTAssertEqual(KinetoReplay.unionLength([(0, 10), (5, 15), (20, 30)]), 25)
         XCTAssertEqual(KinetoReplay.span([(5, 10), (0, 3), (20, 30)]), 30)
-        XCTAssertEqual(KinetoReplay.waterFill([10, 100, 100], capacity: 108), [10, 49, 49])
     }
 
     /// Fidelity on the real traces: busy time within 1% and span within 5% of the measurement.
