@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "gpusim", targets: ["gpusim"]),
+        .executable(name: "gpusim-calibrate", targets: ["gpusim-calibrate"]),
         .library(name: "SimCore", targets: ["SimCore"]),
         .library(name: "Traces", targets: ["Traces"]),
     ],
@@ -39,11 +40,24 @@ let package = Package(
         // GPUs, links, copy engines, MIG geometry and the kernel cost model, on SimCore's fluid solver.
         .target(name: "Hardware", dependencies: ["SimCore", "Traces", .product(name: "Yams", package: "Yams")]),
 
+        // Measured cost tables (Vidur profiles, calibration files): load, interpolate, fit, validate.
+        .target(name: "Profiles", dependencies: ["Traces"]),
+
+        // The CUDA driver API, NVRTC and cuBLAS, loaded with dlopen at run time (no link-time CUDA).
+        .target(name: "CUDADriver", path: "Sources/CUDADriver", linkerSettings: [.linkedLibrary("dl")]),
+
+        // Real-GPU calibration: measurements through CUDADriver, written in the calibration format.
+        .target(name: "Calibrate", dependencies: ["CUDADriver", "Profiles"]),
+        .executableTarget(
+            name: "gpusim-calibrate",
+            dependencies: ["Calibrate", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
         // The command-line tool: a thin layer over the library modules.
         .executableTarget(
             name: "gpusim",
             dependencies: [
-                "SimCore", "Traces", "Hardware",
+                "SimCore", "Traces", "Hardware", "Profiles",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,6 +65,8 @@ let package = Package(
         .testTarget(name: "SimCoreTests", dependencies: ["SimCore"]),
         .testTarget(name: "TracesTests", dependencies: ["Traces"], resources: [.copy("Fixtures")]),
         .testTarget(name: "HardwareTests", dependencies: ["Hardware"]),
+        .testTarget(name: "ProfilesTests", dependencies: ["Profiles"]),
+        .testTarget(name: "CalibrateTests", dependencies: ["Calibrate"]),
         .testTarget(name: "gpusimTests", dependencies: ["gpusim"]),
     ]
 )

@@ -12,7 +12,7 @@ struct GPUSim: ParsableCommand {
           gpusim trace inspect Traces/kineto/a100-alexnet.json.gz
         """,
         version: GPUSimVersion.string,
-        subcommands: [BenchCommand.self, TraceCommand.self]
+        subcommands: [BenchCommand.self, TraceCommand.self, ProfileCommand.self]
     )
 }
 
