@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hardware
+import Profiles
 import Traces
 
 /// `gpusim trace replay FILE`: a Kineto trace's kernels and copies on the simulated GPU.
@@ -29,15 +30,18 @@ struct TraceReplay: ParsableCommand {
     @Option(name: .long, help: "Only this device's kernels and copies (default: all).")
     var device: Int?
 
-    @Option(name: .long, help: "Launch call start to earliest kernel start, microseconds.")
-    var launchLatencyUs: Double = 5
+    @Option(name: .long, help: "Launch call start to earliest kernel start, microseconds (default 5, or the --profile's measured single-launch latency).")
+    var launchLatencyUs: Double?
+
+    @Option(name: .long, help: "A calibration file (gpusim-calibration/1, from gpusim-calibrate): its measured copy curves and launch latency replace the GPU data file's.")
+    var profile: String?
 
     @Option(name: .long, help: "Output format: text or json.")
     var format: OutputFormat = .text
 
     func validate() throws {
-        guard launchLatencyUs >= 0, launchLatencyUs.isFinite else {
-            throw ValidationError("--launch-latency-us must be a non-negative number, got \(launchLatencyUs)")
+        if let l = launchLatencyUs, !(l >= 0 && l.isFinite) {
+            throw ValidationError("--launch-latency-us must be a non-negative number, got \(l)")
         }
     }
 
@@ -58,15 +62,29 @@ struct TraceReplay: ParsableCommand {
             } else {
                 spec = try catalog.spec(named: gpu)
             }
+            var replaySpec = spec
+            var latency = launchLatencyUs ?? 5
+            if let profile {
+                let overrides = try CalibrationOverrides(path: profile)
+                guard overrides.matches(replaySpec) else {
+                    throw ValidationError("\(profile): calibrated on '\(overrides.calibration.device.name)' (\(overrides.calibration.device.sms) SMs), but the trace is replayed on \(replaySpec.name) (\(replaySpec.smCount) SMs); pass --gpu with the calibrated GPU")
+                }
+                replaySpec = try overrides.apply(to: replaySpec)
+                if launchLatencyUs == nil, let l = overrides.launchLatencyMicroseconds { latency = l }
+                chosenBy += ", copies and launch latency from \(profile)"
+            }
             var options = KinetoReplay.Options()
-            options.launchLatency = .us(launchLatencyUs)
+            options.launchLatency = .us(latency)
             options.device = device
-            let r = try KinetoReplay(spec: spec, options: options).replay(path: file)
-            print(Self.render(r, file: file, gpu: spec.name, chosenBy: chosenBy, format: format))
+            let r = try KinetoReplay(spec: replaySpec, options: options).replay(path: file)
+            print(Self.render(r, file: file, gpu: replaySpec.name, chosenBy: chosenBy, format: format))
         } catch let e as TraceError {
             FileHandle.standardError.write(Data("error: \(e)\n".utf8))
             throw ExitCode.failure
         } catch let e as GPUCatalogError {
+            FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+            throw ExitCode.failure
+        } catch let e as ProfileError {
             FileHandle.standardError.write(Data("error: \(e)\n".utf8))
             throw ExitCode.failure
         } catch let e as GPUSpecError {

@@ -111,4 +111,21 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(badLatency.status, 0)
         XCTAssertTrue(badLatency.stderr.contains("launch-latency-us"), badLatency.stderr)
     }
+
+    func testTraceReplayWithACalibrationProfile() throws {
+        let profile = "Traces/profiles/calibration/h100-sxm5-80gb.json"
+        let ok = try Self.gpusim(["trace", "replay", "Traces/kineto/a100-alexnet.json.gz", "--gpu", "H100-SXM5-80GB",
+                                  "--profile", profile], cwd: Self.repoRoot)
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertTrue(ok.stdout.contains("copies and launch latency from \(profile)"), ok.stdout)
+
+        let wrongGPU = try Self.gpusim(["trace", "replay", "Traces/kineto/a100-alexnet.json.gz", "--profile", profile], cwd: Self.repoRoot)
+        XCTAssertNotEqual(wrongGPU.status, 0)
+        XCTAssertTrue(wrongGPU.stderr.contains("calibrated on"), wrongGPU.stderr)
+
+        let missing = try Self.gpusim(["trace", "replay", "Traces/kineto/a100-alexnet.json.gz", "--gpu", "H100-SXM5-80GB",
+                                       "--profile", "no/such/calibration.json"], cwd: Self.repoRoot)
+        XCTAssertNotEqual(missing.status, 0)
+        XCTAssertTrue(missing.stderr.contains("no/such/calibration.json"), missing.stderr)
+    }
 }
