@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System libraries (Debian: libsqlite3-dev, libzstd-dev).
@@ -43,6 +44,22 @@ let package = Package(
         // Measured cost tables (Vidur profiles, calibration files): load, interpolate, fit, validate.
         .target(name: "Profiles", dependencies: ["Traces"]),
 
+        // Tenants of a shared GPU: the tenant protocol and the shared-GPU engine both Multitask and MoE build on.
+        .target(name: "Tenancy", dependencies: ["SimCore", "Hardware"]),
+
+        // GPU multitasking: tenants (inference, training, replay) and the sharing policies.
+        .target(name: "Multitask", dependencies: ["SimCore", "Traces", "Hardware", "Profiles", "Tenancy"]),
+
+        // MoE expert offloading: model configs, routing traces, serving loop, offload policies.
+        .target(name: "MoE", dependencies: ["SimCore", "Traces", "Hardware", "Profiles", .product(name: "Yams", package: "Yams")]),
+
+        // SQLite results store (GRDB).
+        .target(name: "Results", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+
+        // Experiment configs, sweep expansion, parallel resumable runner, reports, regression.
+        .target(name: "Experiments", dependencies: ["SimCore", "Traces", "Hardware", "Profiles", "Tenancy", "Multitask", "MoE", "Results",
+                                                    .product(name: "Yams", package: "Yams")]),
+
         // The CUDA driver API, NVRTC and cuBLAS, loaded with dlopen at run time (no link-time CUDA).
         .target(name: "CUDADriver", path: "Sources/CUDADriver", linkerSettings: [.linkedLibrary("dl")]),
 
@@ -57,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "gpusim",
             dependencies: [
-                "SimCore", "Traces", "Hardware", "Profiles",
+                "SimCore", "Traces", "Hardware", "Profiles", "Tenancy", "Multitask", "MoE", "Results", "Experiments",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -67,6 +84,10 @@ let package = Package(
         .testTarget(name: "HardwareTests", dependencies: ["Hardware"]),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles"]),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate"]),
+        .testTarget(name: "MultitaskTests", dependencies: ["Multitask"]),
+        .testTarget(name: "MoETests", dependencies: ["MoE"]),
+        .testTarget(name: "ResultsTests", dependencies: ["Results"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"]),
         .testTarget(name: "gpusimTests", dependencies: ["gpusim"]),
     ]
 )

@@ -12,7 +12,7 @@ struct GPUSim: ParsableCommand {
           gpusim trace inspect Traces/kineto/a100-alexnet.json.gz
         """,
         version: GPUSimVersion.string,
-        subcommands: [BenchCommand.self, TraceCommand.self, ProfileCommand.self]
+        subcommands: [BenchCommand.self, TraceCommand.self, ProfileCommand.self, MultitaskCommand.self, RunCommand.self, SweepCommand.self, MergeCommand.self, ReportCommand.self, ExportCommand.self, PlotCommand.self, RegressCommand.self, SlurmCommand.self, TimelineCommand.self, MoECommand.self]
     )
 }
 
