@@ -11,6 +11,8 @@ let package = Package(
         .executable(name: "gpusim-calibrate", targets: ["gpusim-calibrate"]),
         .library(name: "SimCore", targets: ["SimCore"]),
         .library(name: "Traces", targets: ["Traces"]),
+        .library(name: "Tenancy", targets: ["Tenancy"]),
+        .library(name: "Multitask", targets: ["Multitask"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -48,7 +50,8 @@ let package = Package(
         .target(name: "Tenancy", dependencies: ["SimCore", "Hardware"]),
 
         // GPU multitasking: tenants (inference, training, replay) and the sharing policies.
-        .target(name: "Multitask", dependencies: ["SimCore", "Traces", "Hardware", "Profiles", "Tenancy"]),
+        .target(name: "Multitask", dependencies: ["SimCore", "Traces", "Hardware", "Profiles", "Tenancy",
+                                                  .product(name: "Yams", package: "Yams")]),
 
         // MoE expert offloading: model configs, routing traces, serving loop, offload policies.
         .target(name: "MoE", dependencies: ["SimCore", "Traces", "Hardware", "Profiles", .product(name: "Yams", package: "Yams")]),
@@ -84,7 +87,7 @@ let package = Package(
         .testTarget(name: "HardwareTests", dependencies: ["Hardware"]),
         .testTarget(name: "ProfilesTests", dependencies: ["Profiles"]),
         .testTarget(name: "CalibrateTests", dependencies: ["Calibrate"]),
-        .testTarget(name: "MultitaskTests", dependencies: ["Multitask"]),
+        .testTarget(name: "MultitaskTests", dependencies: ["Multitask", "Tenancy", "Hardware", "SimCore"]),
         .testTarget(name: "MoETests", dependencies: ["MoE"]),
         .testTarget(name: "ResultsTests", dependencies: ["Results"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments"]),

@@ -31,5 +31,14 @@ let package = Package(
             path: "Benchmarks/TraceBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        .executableTarget(
+            name: "MultitaskBenchmarks",
+            dependencies: [
+                .product(name: "Multitask", package: "gpusim"),
+                .product(name: "Benchmark", package: "package-benchmark"),
+            ],
+            path: "Benchmarks/MultitaskBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
     ]
 )

@@ -2,7 +2,7 @@
 # CI regression: sweeps shipped experiments and compares their metrics with the baselines in
 # Experiments/baselines/ (gpusim regress: per-metric tolerances, a readable diff, exit 1 on a
 # regression). Usage: scripts/ci-regress.sh [EXPERIMENT...] (names under Experiments/; default:
-# replay-fidelity quickstart). GPUSIM: a built gpusim (default .build/debug/gpusim, built if missing).
+# replay-fidelity quickstart-multitask). GPUSIM: a built gpusim (default .build/debug/gpusim, built if missing).
 # To accept an intended change of the metrics, regenerate a baseline and commit it:
 #   gpusim sweep Experiments/NAME.yaml -o out/NAME.sqlite
 #   gpusim regress out/NAME.sqlite --write-baseline Experiments/baselines/NAME.json
@@ -14,7 +14,7 @@ if [ ! -x "$GPUSIM" ]; then
     swift build --product gpusim >&2
 fi
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(replay-fidelity quickstart)
+[ ${#names[@]} -eq 0 ] && names=(replay-fidelity quickstart-multitask)
 OUT=$(mktemp -d /tmp/gpusim-regress.XXXXXX)
 trap 'rm -rf "$OUT"' EXIT
 status=0

@@ -143,7 +143,7 @@ public struct RunInfeasible: Error, Sendable, CustomStringConvertible {
 /// The registered kinds.
 public enum SimulationKinds {
     /// Every kind, by name. Add new simulators here.
-    public static let all: [any SimulationKind.Type] = [ReplayKind.self]
+    public static let all: [any SimulationKind.Type] = [ReplayKind.self, MoEKind.self, MultitaskKind.self]
 
     public static func named(_ name: String) -> (any SimulationKind.Type)? {
         all.first { $0.name == name }

@@ -167,26 +167,8 @@ public enum Sweep {
         if skipped > 0 { log("\(e.name): \(skipped) of \(selected.count) runs already in \(store.path), skipped") }
         let work = WorkQueue(runs: todo, maxPending: 2 * jobs + 2)
 
-        var signalSources: [DispatchSourceSignal] = []
-        if options.handleSignals {
-            for sig in [SIGINT, SIGTERM] {
-                signal(sig, SIG_IGN)
-                let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                src.setEventHandler { [work] in
-                    if work.requestStop() {
-                        // A second signal: leave now. Committed runs are safe; the one being
-                        // committed, if any, is rolled back by SQLite.
-                        _exit(130)
-                    }
-                }
-                src.resume()
-                signalSources.append(src)
-            }
-        }
-        defer {
-            for s in signalSources { s.cancel() }
-            if options.handleSignals { signal(SIGINT, SIG_DFL); signal(SIGTERM, SIG_DFL) }
-        }
+        if options.handleSignals { SignalFlag.install() }
+        defer { if options.handleSignals { SignalFlag.uninstall() } }
 
         let group = DispatchGroup()
         for _ in 0..<(todo.isEmpty ? 0 : jobs) {
@@ -310,6 +292,7 @@ final class WorkQueue: @unchecked Sendable {
     func take() -> PlannedRun? {
         condition.lock()
         defer { condition.unlock() }
+        if SignalFlag.raised { stopped = true; condition.broadcast() }
         while !stopped && finished.count >= maxPending { condition.wait() }
         guard !stopped, next < runs.count else { return nil }
         next += 1
@@ -323,11 +306,14 @@ final class WorkQueue: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Waits for finished runs (or a stop) and takes them all.
+    /// Waits for finished runs (or a stop, or SIGINT/SIGTERM) and takes them all.
     func drain() -> ([FinishedRun], Bool) {
         condition.lock()
         defer { condition.unlock() }
-        while finished.isEmpty && !stopped { condition.wait() }
+        while finished.isEmpty && !stopped {
+            _ = condition.wait(until: Date(timeIntervalSinceNow: 0.1))
+            if SignalFlag.raised { stopped = true; condition.broadcast() }
+        }
         let out = finished
         finished.removeAll()
         condition.broadcast()
@@ -342,6 +328,35 @@ final class WorkQueue: @unchecked Sendable {
         stopped = true
         condition.broadcast()
         return already
+    }
+}
+
+/// SIGINT and SIGTERM during a sweep: the first stops handing out runs (what has finished is
+/// committed), a second exits at once (committed runs are safe; an open transaction is rolled
+/// back by SQLite). A SIGINT ignored when the process started (a background job of a
+/// non-interactive shell) stays ignored.
+enum SignalFlag {
+    nonisolated(unsafe) static var count: Int32 = 0
+    nonisolated(unsafe) static var keptIgnored = false
+    static var raised: Bool { count > 0 }
+
+    static func install() {
+        count = 0
+        let handler: @convention(c) (Int32) -> Void = { _ in
+            SignalFlag.count &+= 1
+            if SignalFlag.count > 1 { _exit(130) }
+        }
+        let previous = signal(SIGINT, handler)
+        if let previous, unsafeBitCast(previous, to: Int.self) == 1 {  // SIG_IGN
+            signal(SIGINT, previous)
+            keptIgnored = true
+        }
+        signal(SIGTERM, handler)
+    }
+
+    static func uninstall() {
+        if !keptIgnored { signal(SIGINT, SIG_DFL) }
+        signal(SIGTERM, SIG_DFL)
     }
 }
 

@@ -310,7 +310,9 @@ public final class ProfileScaledCostModel: MoECostModel, @unchecked Sendable {
         }
         let measured = ProfileScaledCostModel.interpolate(s, tokens) * 1e-3
         let ratio = try roofline(shape, tokens: tokens, gpu: gpu) / roofline(refShape, tokens: tokens, gpu: refGPU)
-        return measured * ratio
+        // No scaled kernel is faster than the fastest kernel the profile measured (launch floor).
+        let floor = t.series.values.compactMap { $0.first?.ms }.min() ?? 0
+        return max(measured * ratio, floor * 1e-3)
     }
 
     public func provenance(_ shape: MoEOpShape, gpu: GPUSpec) throws -> String {
@@ -321,7 +323,7 @@ public final class ProfileScaledCostModel: MoECostModel, @unchecked Sendable {
         let t = ts[0]
         let (kind, _) = referenceShape(shape, table: t)
         let across = own ? "" : " and from \(referenceGPUName) to \(gpu.name) (estimate: no profile for this GPU)"
-        return "scaled: Vidur \(t.gpuFolder)/\(t.folder) \(kind.rawValue) × roofline ratio (FLOPs/peak, bytes/bandwidth) to \(shape)\(across)"
+        return "scaled: Vidur \(t.gpuFolder)/\(t.folder) \(kind.rawValue) × roofline ratio (FLOPs/peak, bytes/bandwidth) to \(shape)\(across), at least the profile's fastest kernel"
     }
 
     public func attentionCoreSeconds(flops: Double, kvBytes: Double, gpu: GPUSpec) throws -> Double {

@@ -10,6 +10,8 @@ public struct MoEEvaluationRun: Sendable {
     public var index: Int
     public var config: MoERunConfig
     public var seed: UInt64
+    /// The policy's name in the experiment (a named variant, or the policy itself).
+    public var label: String
     /// Whether arrivals come from a request trace (the online run) rather than a closed loop.
     public var online: Bool { if case .requestTrace = config.arrivals { return true }; return false }
     public var testbed: String { config.gpus > 1 ? "\(config.gpus)x \(config.gpu)" : config.gpu }
@@ -38,19 +40,32 @@ public struct MoEEvaluationSpec: Sendable {
             return m.keys.map { key in (key, m.optionalValue(key) ?? Node("null")) }
         }
         let hardware = try section("hardware"), workload = try section("workload"), parameters = try section("parameters")
-        // Policies: names, or {name, policy}.
-        var policies: [String] = []
+        // Policies: names, or named variants {name, policy, parameters: {policy_params: {...}}}.
+        var policies: [(label: String, policy: String, overrides: [(String, Node)])] = []
         for (i, p) in try root.list("policies").enumerated() {
             let path = "policies[\(i)]"
-            if case .scalar = p { policies.append(try yamlString(p, file: file, path: path)) } else {
+            var entry: (label: String, policy: String, overrides: [(String, Node)])
+            if case .scalar = p {
+                let n = try yamlString(p, file: file, path: path)
+                entry = (n, n, [])
+            } else {
                 let m = try YAMLMap(p, path: path, file: file)
-                policies.append(try m.string("policy"))
-                _ = try m.optionalString("name")
-                try m.finish(known: ["name", "policy"])
+                let policy = try m.string("policy")
+                let label = try m.optionalString("name") ?? policy
+                var overrides: [(String, Node)] = []
+                if let pm = try m.optionalMap("parameters") {
+                    for k in pm.keys { overrides.append((k, pm.optionalValue(k) ?? Node("null"))) }
+                }
+                try m.finish(known: ["name", "policy", "parameters"])
+                entry = (label, policy, overrides)
             }
-            guard MoERunConfig.policies.contains(policies.last!) else {
-                throw MoEConfigError(file: file, keyPath: path, message: "unknown policy '\(policies.last!)' (expected one of: \(MoERunConfig.policies.joined(separator: ", ")))", line: p.mark?.line)
+            guard MoERunConfig.policies.contains(entry.policy) else {
+                throw MoEConfigError(file: file, keyPath: path, message: "unknown policy '\(entry.policy)' (expected one of: \(MoERunConfig.policies.joined(separator: ", ")))", line: p.mark?.line)
             }
+            guard !policies.contains(where: { $0.label == entry.label }) else {
+                throw MoEConfigError(file: file, keyPath: path, message: "policy name '\(entry.label)' used twice", line: p.mark?.line)
+            }
+            policies.append(entry)
         }
         guard !policies.isEmpty else { throw root.error("policies", "expected at least one policy") }
         // Seeds.
@@ -134,9 +149,13 @@ public struct MoEEvaluationSpec: Sendable {
                 }
             }
             for policy in policies {
-                let flat = try flatten(hardware: hw, workload: wl, parameters: pa, policy: policy, file: file)
+                var params = pa
+                for (k, v) in policy.overrides {
+                    if let i = params.firstIndex(where: { $0.0 == k }) { params[i].1 = v } else { params.append((k, v)) }
+                }
+                let flat = try flatten(hardware: hw, workload: wl, parameters: params, policy: policy.policy, file: file)
                 let c = try MoERunConfig.parse(node: flat, file: file, keyPath: "", baseDirectory: baseDirectory)
-                for s in seeds { runs.append(MoEEvaluationRun(index: runs.count, config: c, seed: s)) }
+                for s in seeds { runs.append(MoEEvaluationRun(index: runs.count, config: c, seed: s, label: policy.label)) }
             }
         }
         return MoEEvaluationSpec(name: name, file: file, runs: runs)
@@ -215,40 +234,58 @@ public struct MoEEvaluationResults: Sendable {
 
     struct Key: Hashable { var testbed: String; var model: String; var budget: Double; var online: Bool; var seed: UInt64 }
 
-    /// fmoe against each baseline, per testbed (offline runs).
+    /// fmoe against each other policy (by its name in the experiment), per testbed, offline runs.
     public func comparisons() -> [Comparison] {
         var byKey: [Key: [String: MoERunResult]] = [:]
         var order: [Key] = []
+        var labels: [String] = []
         for (run, res) in zip(spec.runs, results) {
             guard let r = res else { continue }
             let k = Key(testbed: run.testbed, model: run.config.model, budget: run.config.expertCacheGB, online: run.online, seed: run.seed)
             if byKey[k] == nil { order.append(k) }
-            byKey[k, default: [:]][run.config.policy] = r
+            byKey[k, default: [:]][run.label] = r
+            if !labels.contains(run.label) { labels.append(run.label) }
         }
+        // The paper's baselines first, then any other policy or variant.
+        let others = FMoEPaper.baselines + labels.filter { !FMoEPaper.baselines.contains($0) && $0 != "fmoe" && $0 != "resident" && $0 != "oracle" }
         var testbeds: [String] = []
         for k in order where !testbeds.contains(k.testbed) { testbeds.append(k.testbed) }
         var out: [Comparison] = []
         for tb in testbeds {
-            for b in FMoEPaper.baselines {
-                var t = 0.0, p = 0.0, hr = 0.0, hp = 0.0, n = 0
+            for b in others {
+                var t = 0.0, p = 0.0, fh = 0.0, bh = 0.0, n = 0
                 for k in order where k.testbed == tb && !k.online {
                     guard let cell = byKey[k], let f = cell["fmoe"], let base = cell[b],
                           let ft = f.metric("ttft_mean_s"), let bt = base.metric("ttft_mean_s"),
                           let fp = f.metric("tpot_mean_s"), let bp = base.metric("tpot_mean_s"),
-                          let fh = f.metric("hit_rate"), let bh = base.metric("hit_rate"), bt > 0, bp > 0 else { continue }
+                          let fhit = f.metric("hit_rate"), let bhit = base.metric("hit_rate"), bt > 0, bp > 0 else { continue }
                     t += 1 - ft / bt
                     p += 1 - fp / bp
-                    hr += bh > 0 ? fh / bh - 1 : 0
-                    hp += fh - bh
+                    fh += fhit
+                    bh += bhit
                     n += 1
                 }
                 if n > 0 {
                     out.append(Comparison(testbed: tb, baseline: b, ttftReduction: 100 * t / Double(n), tpotReduction: 100 * p / Double(n),
-                                          hitRateRelative: 100 * hr / Double(n), hitRatePoints: 100 * hp / Double(n), cells: n))
+                                          hitRateRelative: bh > 0 ? 100 * (fh / bh - 1) : .nan, hitRatePoints: 100 * (fh - bh) / Double(n),
+                                          cells: n))
                 }
             }
         }
         return out
+    }
+
+    /// Mean of a metric over the offline cells of a testbed, per policy name.
+    public func means(_ metric: String, testbed: String) -> [(label: String, value: Double)] {
+        var sums: [String: (Double, Int)] = [:]
+        var labels: [String] = []
+        for (run, res) in zip(spec.runs, results) where run.testbed == testbed && !run.online {
+            guard let v = res?.metric(metric) else { continue }
+            if sums[run.label] == nil { labels.append(run.label) }
+            let cur = sums[run.label] ?? (0, 0)
+            sums[run.label] = (cur.0 + v, cur.1 + 1)
+        }
+        return labels.map { ($0, sums[$0]!.0 / Double(sums[$0]!.1)) }
     }
 
     func signed(_ x: Double) -> String { (x >= 0 ? "+" : "−") + fmt(abs(x), 0) }
@@ -257,11 +294,14 @@ public struct MoEEvaluationResults: Sendable {
         var s = "| testbed | fmoe vs | TTFT ours | TTFT paper | TPOT ours | TPOT paper | hit rate ours (relative / points) | hit rate paper | cells |\n"
         s += "|---|---|---|---|---|---|---|---|---|\n"
         for c in comparisons() {
-            let label = FMoEPaper.labels[c.baseline] ?? c.baseline
+            let label = FMoEPaper.labels[c.baseline].map { "\($0) (\(c.baseline))" } ?? c.baseline
             let paperHit = FMoEPaper.hitRateImprovement[c.baseline].map { "+\(fmt($0, 0)) %" } ?? "—"
-            s += "| \(c.testbed) | \(label) | \(signed(-c.ttftReduction)) % | −\(fmt(FMoEPaper.ttftReduction[c.baseline]!, 0)) % | "
-            s += "\(signed(-c.tpotReduction)) % | −\(fmt(FMoEPaper.tpotReduction[c.baseline]!, 0)) % | "
-            s += "\(signed(c.hitRateRelative)) % / \(signed(c.hitRatePoints)) pp | \(paperHit) | \(c.cells) |\n"
+            let paperT = FMoEPaper.ttftReduction[c.baseline].map { "−\(fmt($0, 0)) %" } ?? "—"
+            let paperP = FMoEPaper.tpotReduction[c.baseline].map { "−\(fmt($0, 0)) %" } ?? "—"
+            let rel = c.hitRateRelative.isFinite && c.baseline != "ondemand-layer" ? "\(signed(c.hitRateRelative)) % / " : ""
+            s += "| \(c.testbed) | \(label) | \(signed(-c.ttftReduction)) % | \(paperT) | "
+            s += "\(signed(-c.tpotReduction)) % | \(paperP) | "
+            s += "\(rel)\(signed(c.hitRatePoints)) pp | \(paperHit) | \(c.cells) |\n"
         }
         s += "\n" + runTable(markdown: true)
         return s
@@ -273,8 +313,9 @@ public struct MoEEvaluationResults: Sendable {
             + "  " + pad("paper", 6) + "  " + pad("hit rel", 8) + "  " + pad("hit pp", 7) + "  " + pad("paper", 6) + "\n"
         for c in comparisons() {
             s += pad(c.testbed, 22) + "  " + pad(FMoEPaper.labels[c.baseline] ?? c.baseline, 20) + "  " + pad(signed(-c.ttftReduction) + "%", 7)
-                + "  " + pad("-" + fmt(FMoEPaper.ttftReduction[c.baseline]!, 0) + "%", 6) + "  " + pad(signed(-c.tpotReduction) + "%", 7)
-                + "  " + pad("-" + fmt(FMoEPaper.tpotReduction[c.baseline]!, 0) + "%", 6) + "  " + pad(signed(c.hitRateRelative) + "%", 8)
+                + "  " + pad(FMoEPaper.ttftReduction[c.baseline].map { "-" + fmt($0, 0) + "%" } ?? "-", 6) + "  " + pad(signed(-c.tpotReduction) + "%", 7)
+                + "  " + pad(FMoEPaper.tpotReduction[c.baseline].map { "-" + fmt($0, 0) + "%" } ?? "-", 6)
+                + "  " + pad(c.hitRateRelative.isFinite && c.baseline != "ondemand-layer" ? signed(c.hitRateRelative) + "%" : "-", 8)
                 + "  " + pad(signed(c.hitRatePoints), 7) + "  " + pad(FMoEPaper.hitRateImprovement[c.baseline].map { "+" + fmt($0, 0) + "%" } ?? "-", 6) + "\n"
         }
         return s + "\n" + runTable(markdown: false)
@@ -285,13 +326,13 @@ public struct MoEEvaluationResults: Sendable {
         var rows: [[String]] = []
         for (run, res) in zip(spec.runs, results) {
             func m(_ n: String, _ scale: Double, _ d: Int) -> String { res?.metric(n).map { fmt($0 * scale, d) } ?? "-" }
-            rows.append([run.testbed, run.config.model, fmt(run.config.expertCacheGB, 0), run.online ? "online" : "offline", run.config.policy,
+            rows.append([run.testbed, run.config.model, fmt(run.config.expertCacheGB, 0), run.online ? "online" : "offline", run.label,
                          m("ttft_mean_s", 1e3, 1), m("tpot_mean_s", 1e3, 1), m("e2e_mean_s", 1, 2), m("hit_rate", 1, 3),
                          m("prefetch_precision", 1, 3), m("prefetch_recall", 1, 3), m("pcie_bytes", 1e-9, 1),
                          m("expert_memory_avg_bytes", 1e-9, 1), m("stall_s", 1, 1)])
         }
         var notes = ""
-        for (i, reason) in skipped { notes += "skipped: \(spec.runs[i].testbed) \(spec.runs[i].config.model) \(fmt(spec.runs[i].config.expertCacheGB, 0)) GB \(spec.runs[i].config.policy): \(reason)\n" }
+        for (i, reason) in skipped { notes += "skipped: \(spec.runs[i].testbed) \(spec.runs[i].config.model) \(fmt(spec.runs[i].config.expertCacheGB, 0)) GB \(spec.runs[i].label): \(reason)\n" }
         if md {
             var s = "| " + cols.joined(separator: " | ") + " |\n|" + String(repeating: "---|", count: cols.count) + "\n"
             for r in rows { s += "| " + r.joined(separator: " | ") + " |\n" }
@@ -308,8 +349,8 @@ public struct MoEEvaluationResults: Sendable {
         var s = "{\"experiment\": \(jsonQuote(spec.name)), \"comparisons\": ["
         s += comparisons().map { c in
             "{\"testbed\": \(jsonQuote(c.testbed)), \"baseline\": \(jsonQuote(c.baseline)), \"ttft_reduction_pct\": \(MoEReport.number(c.ttftReduction)), "
-                + "\"paper_ttft_reduction_pct\": \(MoEReport.number(FMoEPaper.ttftReduction[c.baseline]!)), "
-                + "\"tpot_reduction_pct\": \(MoEReport.number(c.tpotReduction)), \"paper_tpot_reduction_pct\": \(MoEReport.number(FMoEPaper.tpotReduction[c.baseline]!)), "
+                + "\"paper_ttft_reduction_pct\": \(FMoEPaper.ttftReduction[c.baseline].map(MoEReport.number) ?? "null"), "
+                + "\"tpot_reduction_pct\": \(MoEReport.number(c.tpotReduction)), \"paper_tpot_reduction_pct\": \(FMoEPaper.tpotReduction[c.baseline].map(MoEReport.number) ?? "null"), "
                 + "\"hit_rate_relative_pct\": \(MoEReport.number(c.hitRateRelative)), \"hit_rate_points\": \(MoEReport.number(c.hitRatePoints)), "
                 + "\"paper_hit_rate_improvement_pct\": \(FMoEPaper.hitRateImprovement[c.baseline].map(MoEReport.number) ?? "null"), \"cells\": \(c.cells)}"
         }.joined(separator: ", ")
@@ -317,7 +358,7 @@ public struct MoEEvaluationResults: Sendable {
         s += zip(spec.runs, results).compactMap { run, res -> String? in
             guard let r = res else { return nil }
             return "{\"testbed\": \(jsonQuote(run.testbed)), \"model\": \(jsonQuote(run.config.model)), \"expert_cache_gb\": \(MoEReport.number(run.config.expertCacheGB)), "
-                + "\"policy\": \(jsonQuote(run.config.policy)), \"online\": \(run.online), \"seed\": \(run.seed), \"metrics\": {"
+                + "\"policy\": \(jsonQuote(run.label)), \"online\": \(run.online), \"seed\": \(run.seed), \"metrics\": {"
                 + r.metrics.map { "\(jsonQuote($0.name)): \(MoEReport.number($0.value))" }.joined(separator: ", ") + "}}"
         }.joined(separator: ", ")
         s += "], \"skipped\": ["
@@ -367,7 +408,7 @@ public struct MoEEvaluation {
                 do {
                     let r = try sim.run(seed: run.seed)
                     let done = box.set(i, r)
-                    progress("[\(done)/\(n)] \(run.testbed) \(run.config.model) \(fmt(run.config.expertCacheGB, 0)) GB \(run.online ? "online" : "offline") \(run.config.policy)")
+                    progress("[\(done)/\(n)] \(run.testbed) \(run.config.model) \(fmt(run.config.expertCacheGB, 0)) GB \(run.online ? "online" : "offline") \(run.label)")
                 } catch {
                     box.fail(error)
                     return

@@ -287,7 +287,7 @@ public struct FMoEPolicy: OffloadPolicy {
         queue.pop(gpu: gpu) { core.isAbsent($0) }
     }
 
-    @inline(__always) func evictionScore(_ x: Int, core: ServingCore) -> Float {
+    @inline(__always) func evictionScore(_ x: Int, core: borrowing ServingCore) -> Float {
         predicted[x] * Float(core.frequency[x] + 1)
     }
 
@@ -302,12 +302,11 @@ public struct FMoEPolicy: OffloadPolicy {
             best = cached.best; bestS = cached.score
         } else {
             var bestT = Int64.max
-            let c = core
             core.forEachExpert(onGPU: gpu) { x in
                 let i = Int(x)
-                guard c.isEvictable(x) else { return }
-                let s = evictionScore(i, core: c)
-                if s < bestS || (s == bestS && c.lastUse[i] < bestT) { bestS = s; bestT = c.lastUse[i]; best = i }
+                guard core.isEvictable(x) else { return }
+                let s = evictionScore(i, core: core)
+                if s < bestS || (s == bestS && core.lastUse[i] < bestT) { bestS = s; bestT = core.lastUse[i]; best = i }
             }
             cached = (core.version, gpu, best, bestS, planVersion)
         }

@@ -56,30 +56,122 @@ func predictExperts(layer: Int, count: Int, accuracy: Double, core: inout Servin
     }
 }
 
+// MARK: - learned predictors
+
+/// How lru and promoe guess a later layer's experts.
+public enum MoEPredictor: String, Sendable, Equatable {
+    /// Learned from the routing itself: how often each expert at layer l was followed by each
+    /// expert at layer l + stride (counted over the warm-up requests and online); the guess is
+    /// the top-k of Σ over the experts chosen at l. Its accuracy is whatever the trace allows.
+    case learned
+    /// The true experts, each kept with a given probability and otherwise replaced by a random
+    /// one: stands in for a hidden-state predictor of known accuracy (e.g. one reported in a paper).
+    case noisyOracle = "noisy-oracle"
+}
+
+/// Expert-transition counts between layer l and layer l + stride.
+struct TransitionPredictor {
+    let L: Int, E: Int, stride: Int
+    var counts: [Float]      // ((l · E) + i) · E + j
+    var popularity: [Float]  // l · E + j
+    var score: [Float]
+
+    init(layers: Int, experts: Int, stride: Int) {
+        L = layers; E = experts; self.stride = stride
+        counts = [Float](repeating: 0, count: max(layers - stride, 0) * experts * experts)
+        popularity = [Float](repeating: 0, count: layers * experts)
+        score = [Float](repeating: 0, count: experts)
+    }
+
+    mutating func learn(from a: Range<Int>, _ expertsA: (Int) -> Int, layer l: Int, to b: Range<Int>, _ expertsB: (Int) -> Int) {
+        for i in a {
+            let base = (l * E + expertsA(i)) * E
+            for j in b { counts[base + expertsB(j)] += 1 }
+        }
+    }
+
+    mutating func warm(_ r: RoutingRequest) {
+        for it in 0..<r.iterations {
+            for l in 0..<L {
+                for i in r.selectedRange(it, l) { popularity[l * E + Int(r.selExperts[i])] += 1 }
+                if l + stride < L {
+                    learn(from: r.selectedRange(it, l), { Int(r.selExperts[$0]) }, layer: l,
+                          to: r.selectedRange(it, l + stride), { Int(r.selExperts[$0]) })
+                }
+            }
+        }
+    }
+
+    /// After the gate of layer `t`: learn (t − stride → t) and popularity.
+    mutating func observe(layer t: Int, core: borrowing ServingCore) {
+        for i in core.selectedRange(t) { popularity[t * E + core.selectedExpert(i)] += 1 }
+        if t - stride >= 0 {
+            learn(from: core.selectedRange(t - stride), { core.selectedExpert($0) }, layer: t - stride,
+                  to: core.selectedRange(t), { core.selectedExpert($0) })
+        }
+    }
+
+    /// The top-k guess for layer `l + stride` from the experts selected at `l` (observed).
+    mutating func predict(from l: Int, count k: Int, core: borrowing ServingCore, into out: inout [Int]) {
+        out.removeAll(keepingCapacity: true)
+        let t = l + stride
+        guard t < L else { return }
+        var total: Float = 0
+        for j in 0..<E { total += popularity[t * E + j] }
+        let tiny = total > 0 ? 1e-3 / total : 0
+        for j in 0..<E { score[j] = tiny * popularity[t * E + j] }
+        for i in core.selectedRange(l) {
+            let base = (l * E + core.selectedExpert(i)) * E
+            for j in 0..<E { score[j] += counts[base + j] }
+        }
+        for _ in 0..<min(k, E) {
+            var best = -1
+            var bs: Float = -1
+            for j in 0..<E where score[j] > bs { bs = score[j]; best = j }
+            if best < 0 || bs <= 0 { break }
+            out.append(best)
+            score[best] = -2
+        }
+    }
+}
+
 // MARK: - lru (Mixtral-Offloading)
 
-/// Mixtral-Offloading (Eliseev & Mazur 2023): an LRU expert cache, plus speculative prefetch
-/// of the next layer's experts guessed by applying the next gate to the current hidden state,
-/// modelled as a predictor of accuracy `nextLayerAccuracy` per expert.
+/// Mixtral-Offloading (Eliseev & Mazur 2023): an LRU expert cache split evenly over the layers,
+/// plus speculative prefetch of the next layer's experts (the paper applies the next gate to the
+/// current hidden state; here a `learned` transition predictor, or a `noisy-oracle` of given
+/// accuracy).
 public struct LRUPolicy: OffloadPolicy {
     public static let name = "lru"
+    public var predictor: MoEPredictor
     public var nextLayerAccuracy: Double
+    var learned: TransitionPredictor
     var queue: PrefetchQueue
     var guess: [Int] = []
     var predicted: [Bool]
 
-    public init(gpus: Int, experts: Int, nextLayerAccuracy: Double) {
+    public init(layers: Int, experts: Int, gpus: Int, predictor: MoEPredictor, nextLayerAccuracy: Double) {
+        self.predictor = predictor
         self.nextLayerAccuracy = nextLayerAccuracy
-        queue = PrefetchQueue(gpus: gpus, experts: experts)
-        predicted = [Bool](repeating: false, count: experts)
+        learned = TransitionPredictor(layers: layers, experts: experts, stride: 1)
+        queue = PrefetchQueue(gpus: gpus, experts: layers * experts)
+        predicted = [Bool](repeating: false, count: layers * experts)
+    }
+
+    public mutating func warm(_ request: RoutingRequest, core: inout ServingCore) {
+        if predictor == .learned { learned.warm(request) }
     }
 
     public mutating func gate(_ layer: Int, core: inout ServingCore) {
         for x in 0..<predicted.count { predicted[x] = false }
         queue.removeAll()
         let t = layer + 1
+        if predictor == .learned { learned.observe(layer: layer, core: core) }
         guard t < core.layers else { return }
-        predictExperts(layer: t, count: core.topK, accuracy: nextLayerAccuracy, core: &core, into: &guess)
+        switch predictor {
+        case .learned: learned.predict(from: layer, count: core.topK, core: core, into: &guess)
+        case .noisyOracle: predictExperts(layer: t, count: core.topK, accuracy: nextLayerAccuracy, core: &core, into: &guess)
+        }
         for e in guess {
             let x = core.id(layer: t, expert: e)
             predicted[Int(x)] = true
@@ -91,70 +183,90 @@ public struct LRUPolicy: OffloadPolicy {
         queue.pop(gpu: gpu) { core.isAbsent($0) }
     }
 
+    var cached: (version: UInt64, gpu: Int, layer: Int, demand: Bool, best: Int) = (.max, -1, -1, false, -1)
+
     public mutating func victim(gpu: Int, incoming: ExpertID, demand: Bool, core: inout ServingCore) -> ExpertID? {
+        let li0 = core.layerOf(incoming)
+        if cached.version == core.version && cached.gpu == gpu && cached.layer == li0 && cached.demand == demand {
+            return cached.best >= 0 ? ExpertID(cached.best) : nil
+        }
+        let v = splitVictim(gpu: gpu, incoming: incoming, demand: demand, core: core)
+        cached = (core.version, gpu, li0, demand, v.map { Int($0) } ?? -1)
+        return v
+    }
+
+    mutating func splitVictim(gpu: Int, incoming: ExpertID, demand: Bool, core: borrowing ServingCore) -> ExpertID? {
         // Mixtral-Offloading keeps an LRU cache per layer: the budget is split evenly over the
         // layers (by their experts on this GPU). The incoming expert's layer evicts its own least
         // recently used expert when it holds its share; otherwise a layer over its share gives one up.
         // A prefetch never evicts another guessed expert.
-        let L = core.layers
-        if held.count != L { held = [Int](repeating: 0, count: L); onGPU = [Int](repeating: 0, count: L) }
-        for l in 0..<L { held[l] = 0; onGPU[l] = 0 }
-        var total = 0
-        core.forEachExpert(onGPU: gpu) { x in
-            let l = core.layerOf(x)
-            onGPU[l] += 1
-            total += 1
-            if !core.isAbsent(x) { held[l] += 1 }
+        let L = core.layers, G = core.gpus
+        if onGPU.count != L * G {
+            onGPU = [Int](repeating: 0, count: L * G)
+            totalOnGPU = [Int](repeating: 0, count: G)
+            for x in 0..<core.totalExperts { onGPU[(x % G) * L + x / core.experts] += 1; totalOnGPU[x % G] += 1 }
         }
         let cap = Double(core.capacity[gpu])
-        func share(_ l: Int) -> Double { cap * Double(onGPU[l]) / Double(max(total, 1)) }
+        let total = Double(max(totalOnGPU[gpu], 1))
         let li = core.layerOf(incoming)
-        let own = Double(held[li] + 1) > share(li)
+        let own = Double(core.held[gpu * L + li] + 1) > cap * Double(onGPU[gpu * L + li]) / total
         var best = -1
         var bestT = Int64.max
-        core.forEachExpert(onGPU: gpu) { x in
+        let pred = predicted
+        func consider(_ x: ExpertID) {
             let i = Int(x)
-            guard core.isEvictable(x), demand || !predicted[i] else { return }
-            let l = core.layerOf(x)
-            let eligible = own ? l == li : Double(held[l]) > share(l)
-            if eligible && core.lastUse[i] < bestT { bestT = core.lastUse[i]; best = i }
+            if core.isEvictable(x) && (demand || !pred[i]) && core.lastUse[i] < bestT { bestT = core.lastUse[i]; best = i }
+        }
+        if own {
+            core.forEachExpert(layer: li, onGPU: gpu, consider)
+        } else {
+            for l in 0..<L where Double(core.held[gpu * L + l]) > cap * Double(onGPU[gpu * L + l]) / total {
+                core.forEachExpert(layer: l, onGPU: gpu, consider)
+            }
         }
         if best < 0 {
             // No eligible victim under the split: plain LRU.
-            core.forEachExpert(onGPU: gpu) { x in
-                let i = Int(x)
-                if core.isEvictable(x) && (demand || !predicted[i]) && core.lastUse[i] < bestT { bestT = core.lastUse[i]; best = i }
-            }
+            core.forEachExpert(onGPU: gpu, consider)
         }
         return best >= 0 ? ExpertID(best) : nil
     }
-    var held: [Int] = []
+    var totalOnGPU: [Int] = []
     var onGPU: [Int] = []
 }
 
 // MARK: - promoe
 
-/// ProMoE (Song et al. 2024): stride-based speculative prefetch. At layer l, a predictor
-/// guesses the experts of layer l + stride (accuracy `accuracy` per expert); at an iteration's
-/// start it guesses layers 0..<stride. LRU cache that keeps guessed experts.
+/// ProMoE (Song et al. 2024): stride-based speculative prefetch. After the gate of layer l, a
+/// predictor guesses the experts of layer l + stride (`learned` transitions over `stride` layers,
+/// or a `noisy-oracle` of given accuracy); at an iteration's start, layers 0..<stride are guessed
+/// as the previous token's. LRU cache that keeps guessed experts.
 public struct ProMoEPolicy: OffloadPolicy {
     public static let name = "promoe"
     public var stride: Int
+    public var predictor: MoEPredictor
     public var accuracy: Double
+    var learned: TransitionPredictor
     var queue: PrefetchQueue
     var guess: [Int] = []
     var predictedLayer: [Int32]
+    /// The previous iteration's experts at layers 0..<stride.
+    var previousFirst: [[Int]]
 
-    public init(gpus: Int, experts: Int, stride: Int, accuracy: Double) {
+    public init(layers: Int, experts: Int, gpus: Int, stride: Int, predictor: MoEPredictor, accuracy: Double) {
         self.stride = stride
+        self.predictor = predictor
         self.accuracy = accuracy
-        queue = PrefetchQueue(gpus: gpus, experts: experts)
-        predictedLayer = [Int32](repeating: -1, count: experts)
+        learned = TransitionPredictor(layers: layers, experts: experts, stride: stride)
+        queue = PrefetchQueue(gpus: gpus, experts: layers * experts)
+        predictedLayer = [Int32](repeating: -1, count: layers * experts)
+        previousFirst = Array(repeating: [], count: stride)
     }
 
-    mutating func predict(_ t: Int, from layer: Int, core: inout ServingCore) {
-        guard t >= 0 && t < core.layers else { return }
-        predictExperts(layer: t, count: core.topK, accuracy: accuracy, core: &core, into: &guess)
+    public mutating func warm(_ request: RoutingRequest, core: inout ServingCore) {
+        if predictor == .learned { learned.warm(request) }
+    }
+
+    mutating func enqueue(_ t: Int, from layer: Int, core: inout ServingCore) {
         for e in guess {
             let x = core.id(layer: t, expert: e)
             predictedLayer[Int(x)] = Int32(t)
@@ -165,11 +277,32 @@ public struct ProMoEPolicy: OffloadPolicy {
     public mutating func iterationStarted(core: inout ServingCore) {
         queue.removeAll()
         for x in 0..<predictedLayer.count { predictedLayer[x] = -1 }
-        for t in 0..<min(stride, core.layers) { predict(t, from: -1, core: &core) }
+        for t in 0..<min(stride, core.layers) {
+            switch predictor {
+            case .learned: guess = previousFirst[t]
+            case .noisyOracle: predictExperts(layer: t, count: core.topK, accuracy: accuracy, core: &core, into: &guess)
+            }
+            enqueue(t, from: -1, core: &core)
+        }
     }
 
     public mutating func gate(_ layer: Int, core: inout ServingCore) {
-        predict(layer + stride, from: layer, core: &core)
+        if layer < stride {
+            previousFirst[layer].removeAll(keepingCapacity: true)
+            // The most-routed experts of this layer (top-k by tokens) stand for the next token's guess.
+            var pairs: [(Int, Int)] = []
+            for i in core.selectedRange(layer) { pairs.append((core.selectedExpert(i), core.selectedTokens(i))) }
+            pairs.sort { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
+            for p in pairs.prefix(core.topK) { previousFirst[layer].append(p.0) }
+        }
+        let t = layer + stride
+        if predictor == .learned { learned.observe(layer: layer, core: core) }
+        guard t < core.layers else { return }
+        switch predictor {
+        case .learned: learned.predict(from: layer, count: core.topK, core: core, into: &guess)
+        case .noisyOracle: predictExperts(layer: t, count: core.topK, accuracy: accuracy, core: &core, into: &guess)
+        }
+        enqueue(t, from: layer, core: &core)
     }
 
     public mutating func nextPrefetch(gpu: Int, core: inout ServingCore) -> ExpertID? {
@@ -355,12 +488,11 @@ public struct MoEInfinityPolicy: OffloadPolicy {
             best = cached.best; bestS = cached.score
         } else {
             var bestT = Int64.max
-            let c = core
             core.forEachExpert(onGPU: gpu) { x in
                 let i = Int(x)
-                guard c.isEvictable(x) else { return }
+                guard core.isEvictable(x) else { return }
                 let s = score(i)
-                if s < bestS || (s == bestS && c.lastUse[i] < bestT) { bestS = s; bestT = c.lastUse[i]; best = i }
+                if s < bestS || (s == bestS && core.lastUse[i] < bestT) { bestS = s; bestT = core.lastUse[i]; best = i }
             }
             cached = (core.version, gpu, best, bestS)
         }
@@ -400,12 +532,12 @@ public struct OraclePolicy: OffloadPolicy {
         uses = Array(repeating: [], count: totalExperts)
     }
 
-    @inline(__always) func position(core: ServingCore) -> Int64 {
+    @inline(__always) func position(core: borrowing ServingCore) -> Int64 {
         (core.iterationCounter - 1) * Int64(core.layers) + Int64(max(core.currentLayer, 0))
     }
 
     /// Rebuilds the future-use lists from the batch and the lookahead.
-    mutating func rebuild(core: ServingCore) {
+    mutating func rebuild(core: borrowing ServingCore) {
         for i in uses.indices { uses[i].removeAll(keepingCapacity: true) }
         let L = Int64(core.layers)
         var latestEnd = core.iterationCounter - 1
@@ -446,7 +578,7 @@ public struct OraclePolicy: OffloadPolicy {
     }
 
     /// Drops uses that are in the past.
-    mutating func drop(core: ServingCore) {
+    mutating func drop(core: borrowing ServingCore) {
         let p = position(core: core)
         for i in uses.indices { while let last = uses[i].last, last < p { uses[i].removeLast() } }
     }
@@ -465,26 +597,24 @@ public struct OraclePolicy: OffloadPolicy {
     public mutating func nextPrefetch(gpu: Int, core: inout ServingCore) -> ExpertID? {
         var best = -1
         var bestU = Int64.max
-        let c = core
         core.forEachExpert(onGPU: gpu) { x in
             let i = Int(x)
-            if c.isAbsent(x) { let u = nextUse(i); if u < bestU { bestU = u; best = i } }
+            if core.isAbsent(x) { let u = nextUse(i); if u < bestU { bestU = u; best = i } }
         }
         guard best >= 0, bestU != Int64.max else { return nil }
         // Only worth it if a slot is free or the Belady victim is needed later than this one.
-        if c.freeSlots(gpu: gpu) > 0 { return ExpertID(best) }
+        if core.freeSlots(gpu: gpu) > 0 { return ExpertID(best) }
         var victimU = Int64.min
-        core.forEachExpert(onGPU: gpu) { x in if c.isEvictable(x) { victimU = max(victimU, nextUse(Int(x))) } }
+        core.forEachExpert(onGPU: gpu) { x in if core.isEvictable(x) { victimU = max(victimU, nextUse(Int(x))) } }
         return victimU > bestU ? ExpertID(best) : nil
     }
 
     public mutating func victim(gpu: Int, incoming: ExpertID, demand: Bool, core: inout ServingCore) -> ExpertID? {
         var best = -1
         var bestU = Int64.min
-        let c = core
         core.forEachExpert(onGPU: gpu) { x in
             let i = Int(x)
-            if c.isEvictable(x) { let u = nextUse(i); if u > bestU || (u == bestU && i < best) { bestU = u; best = i } }
+            if core.isEvictable(x) { let u = nextUse(i); if u > bestU || (u == bestU && i < best) { bestU = u; best = i } }
         }
         if best < 0 { return nil }
         if !demand && bestU <= nextUse(Int(incoming)) { return nil }

@@ -284,7 +284,7 @@ public struct RoutingGenerator {
             var dot: Float = 0
             let base = le * D
             for i in 0..<D { dot += proj[base + i] * n[i] }
-            reqBias[le] = rs * dot + fs * normal.sample(&rng)
+            reqBias[le] = pop[le] + (rs * dot + fs * normal.sample(&rng))
         }
         // Token noise starts from its stationary distribution.
         let ts = Float(params.tokenSigma)
@@ -307,7 +307,6 @@ public struct RoutingGenerator {
         sink.begin(inputTokens: inTok, outputTokens: outTok)
         let table = normal.table
         table.withUnsafeBufferPointer { nt in
-        pop.withUnsafeBufferPointer { pop in
         reqBias.withUnsafeBufferPointer { bias in
         topic.withUnsafeBufferPointer { topic in
         perm.withUnsafeBufferPointer { perm in
@@ -329,7 +328,7 @@ public struct RoutingGenerator {
                         let gauss = nt[i] + (nt[i + 1] - nt[i]) * f
                         let u = rho * noise[le + e] + innov * gauss
                         noise[le + e] = u
-                        var v = pop[le + e] + bias[le + e] + u
+                        var v = bias[le + e] + u
                         v += (1 - w) * topic[t1 + e] + w * topic[t2 + e]
                         z[e] = v
                     }
@@ -358,7 +357,7 @@ public struct RoutingGenerator {
                     sink.row(tok, l, UnsafePointer(z.baseAddress!), UnsafePointer(sel.baseAddress!))
                 }
             }
-        }}}}}}}}}
+        }}}}}}}}
         sink.end()
     }
 }
@@ -391,13 +390,19 @@ struct RowsSink: RoutingTokenSink {
 }
 
 /// Builds the aggregated `RoutingRequest` directly (mean probabilities and token counts per
-/// (iteration, layer)), as `RoutingRequestBuilder` would from the rows.
+/// (iteration, layer)), as `RoutingRequestBuilder` would from the rows. Writes into buffers sized
+/// up front (no per-row array growth), copied into the request's arrays once at the end.
 struct AggregateSink: RoutingTokenSink {
     let L: Int, E: Int, K: Int
     var request: RoutingRequest
     var scratch: [Float]       // L × E prefill sums, then L × E prefill counts
     var inTok = 0
     var sorted: [Int]
+    var probs = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+    var offsets = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
+    var ids = UnsafeMutableBufferPointer<UInt16>(start: nil, count: 0)
+    var counts = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
+    var np = 0, no = 0, ns = 0
 
     init(layers: Int, experts: Int, topK: Int, scratch: [Float]) {
         L = layers; E = experts; K = topK
@@ -410,42 +415,56 @@ struct AggregateSink: RoutingTokenSink {
     mutating func begin(inputTokens: Int, outputTokens: Int) {
         inTok = inputTokens
         for i in scratch.indices { scratch[i] = 0 }
-        request.probs.reserveCapacity(outputTokens * L * E)
-        request.selOffsets.reserveCapacity(outputTokens * L + 1)
-        request.selExperts.reserveCapacity(outputTokens * L * K + L * E)
-        request.selTokens.reserveCapacity(outputTokens * L * K + L * E)
+        probs = .allocate(capacity: outputTokens * L * E)
+        offsets = .allocate(capacity: outputTokens * L + 1)
+        let maxSel = L * E + (outputTokens - 1) * L * K
+        ids = .allocate(capacity: maxSel)
+        counts = .allocate(capacity: maxSel)
+        offsets[0] = 0
+        np = 0; no = 1; ns = 0
     }
 
-    mutating func row(_ tok: Int, _ l: Int, _ probs: UnsafePointer<Float>, _ top: UnsafePointer<Int>) {
+    mutating func row(_ tok: Int, _ l: Int, _ p: UnsafePointer<Float>, _ top: UnsafePointer<Int>) {
         if tok < inTok {
             let base = l * E, cbase = L * E + l * E
-            for e in 0..<E { scratch[base + e] += probs[e] }
+            for e in 0..<E { scratch[base + e] += p[e] }
             for j in 0..<K { scratch[cbase + top[j]] += 1 }
             if tok == inTok - 1 && l == L - 1 { flushPrefill() }
             return
         }
-        for e in 0..<E { request.probs.append(probs[e]) }
+        for e in 0..<E { probs[np + e] = p[e] }
+        np += E
         // Selected experts in index order, one token each.
         for j in 0..<K { sorted[j] = top[j] }
         var i = 1
         while i < K { let v = sorted[i]; var j = i; while j > 0 && sorted[j - 1] > v { sorted[j] = sorted[j - 1]; j -= 1 }; sorted[j] = v; i += 1 }
-        for j in 0..<K { request.selExperts.append(UInt16(sorted[j])); request.selTokens.append(1) }
-        request.selOffsets.append(Int32(request.selExperts.count))
+        for j in 0..<K { ids[ns] = UInt16(sorted[j]); counts[ns] = 1; ns += 1 }
+        offsets[no] = Int32(ns)
+        no += 1
     }
 
     mutating func flushPrefill() {
         let inv = 1 / Float(inTok)
         for l in 0..<L {
-            for e in 0..<E { request.probs.append(scratch[l * E + e] * inv) }
+            for e in 0..<E { probs[np] = scratch[l * E + e] * inv; np += 1 }
             for e in 0..<E {
                 let n = scratch[L * E + l * E + e]
-                if n > 0 { request.selExperts.append(UInt16(e)); request.selTokens.append(Int32(n)) }
+                if n > 0 { ids[ns] = UInt16(e); counts[ns] = Int32(n); ns += 1 }
             }
-            request.selOffsets.append(Int32(request.selExperts.count))
+            offsets[no] = Int32(ns)
+            no += 1
         }
     }
 
-    mutating func end() {}
+    mutating func end() {
+        request.probs = Array(UnsafeBufferPointer(rebasing: probs[0..<np]))
+        request.selOffsets = Array(UnsafeBufferPointer(rebasing: offsets[0..<no]))
+        request.selExperts = Array(UnsafeBufferPointer(rebasing: ids[0..<ns]))
+        request.selTokens = Array(UnsafeBufferPointer(rebasing: counts[0..<ns]))
+        probs.deallocate(); offsets.deallocate(); ids.deallocate(); counts.deallocate()
+        probs = .init(start: nil, count: 0); offsets = .init(start: nil, count: 0)
+        ids = .init(start: nil, count: 0); counts = .init(start: nil, count: 0)
+    }
 }
 
 extension Exponential {

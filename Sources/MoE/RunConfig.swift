@@ -27,7 +27,9 @@ public enum MoEArrivalConfig: Sendable, Equatable {
 
 /// Policy parameters (each policy reads its own; defaults documented in Docs/moe.md).
 public struct MoEPolicyParams: Sendable, Equatable {
-    /// lru: accuracy of guessing the next layer's experts from the current hidden state.
+    /// lru and promoe: how later layers' experts are guessed.
+    public var predictor: MoEPredictor = .learned
+    /// lru with the noisy-oracle predictor: accuracy of the next-layer guess.
     public var nextLayerAccuracy: Double = 0.8
     /// promoe: prefetch stride (layers ahead) and predictor accuracy per expert.
     public var stride: Int = 2
@@ -133,13 +135,25 @@ public struct MoERunConfig: Sendable, Equatable {
         if let p = try r.optionalMap("policy_params") {
             var known: [String] = []
             switch policy {
-            case "lru":
-                known = ["next_layer_accuracy"]
-                params.nextLayerAccuracy = try p.optionalDouble("next_layer_accuracy", min: 0, max: 1) ?? params.nextLayerAccuracy
-            case "promoe":
-                known = ["stride", "accuracy"]
-                params.stride = try p.optionalInt("stride", min: 1) ?? params.stride
-                params.strideAccuracy = try p.optionalDouble("accuracy", min: 0, max: 1) ?? params.strideAccuracy
+            case "lru", "promoe":
+                if let name = try p.optionalString("predictor") {
+                    guard let pr = MoEPredictor(rawValue: name) else {
+                        throw p.error("predictor", "expected 'learned' or 'noisy-oracle', got '\(name)'")
+                    }
+                    params.predictor = pr
+                }
+                let accuracyKey = policy == "lru" ? "next_layer_accuracy" : "accuracy"
+                if let a = try p.optionalDouble(accuracyKey, min: 0, max: 1) {
+                    guard params.predictor == .noisyOracle else {
+                        throw p.error(accuracyKey, "applies only with predictor: noisy-oracle (the learned predictor's accuracy comes from the trace)")
+                    }
+                    if policy == "lru" { params.nextLayerAccuracy = a } else { params.strideAccuracy = a }
+                }
+                known = ["predictor", accuracyKey]
+                if policy == "promoe" {
+                    params.stride = try p.optionalInt("stride", min: 1) ?? params.stride
+                    known.append("stride")
+                }
             case "moe-infinity":
                 known = ["eam_capacity", "coverage"]
                 params.eamCapacity = try p.optionalInt("eam_capacity", min: 1, max: 1_000_000) ?? params.eamCapacity

@@ -58,6 +58,7 @@ public enum MoERequestSource {
         switch self {
         case .trace(let r): return try r.next()
         case .generator(var g, var b):
+            self = .list([], 0)   // drop this enum's references so that g's buffers stay unique
             let r = g.nextRequest(builder: &b)
             self = .generator(g, b)
             return r
@@ -98,6 +99,9 @@ public struct MoEServer<Policy: OffloadPolicy> {
     var computeFree: Int64 = 0
     var pending = 0
     var waitingForLoads = false
+    /// Token counts the cost tables cover.
+    var maxTokens: Int
+    var fusedLayerDone = false
     var needTokens: [Int32]
     var awaitOnly: [Bool]
     var pinnedList: [ExpertID] = []
@@ -127,6 +131,7 @@ public struct MoEServer<Policy: OffloadPolicy> {
         self.policy = policy
         self.core = core
         self.costs = costs
+        self.maxTokens = costs.maxTokens
         self.gpus = gpus
         self.hostMemory = hostMemory
         self.source = source
@@ -147,7 +152,10 @@ public struct MoEServer<Policy: OffloadPolicy> {
         waitingDemand = Array(repeating: [], count: core.gpus)
         if Policy.allResident {
             for x in 0..<n { self.core.state[x] = .resident }
-            for x in 0..<n { self.core.used[x % core.gpus] += 1 }
+            for x in 0..<n {
+                self.core.used[x % core.gpus] += 1
+                self.core.held[(x % core.gpus) * core.layers + x / core.experts] += 1
+            }
             for g in 0..<core.gpus { self.core.capacity[g] = self.core.used[g] }
         }
         expertMemory = TimeWeightedAverage(initial: Double(self.core.used.reduce(0, +) * core.expertBytes), at: .zero)
@@ -228,7 +236,7 @@ public struct MoEServer<Policy: OffloadPolicy> {
         busy = true
         var tokens = 0
         for b in core.batch { tokens += b.iteration == 0 ? b.routing.inputTokens : 1 }
-        if tokens > costs.maxTokens { try costs.ensure(tokens: tokens) }
+        if tokens > maxTokens { try costs.ensure(tokens: tokens); maxTokens = costs.maxTokens }
         syncLookahead()
         core.aggregateIteration()
         core.iterationCounter += 1
@@ -238,7 +246,7 @@ public struct MoEServer<Policy: OffloadPolicy> {
         policy.iterationStarted(core: &core)
         pump(now: now, fluid: &fluid, scheduler: &scheduler)
         modelLayer = 0
-        let start = now + SimTime(seconds: costs.embedding[tokensIndex(core.iterationTokens)])
+        let start = now + SimTime(seconds: costs.embedding[clampTokens(core.iterationTokens, maxTokens)])
         startLayer(at: start, now: now, fluid: &fluid, scheduler: &scheduler)
     }
 
@@ -250,17 +258,23 @@ public struct MoEServer<Policy: OffloadPolicy> {
         if let r = nextArrival { core.lookahead.append(r) }
     }
 
-    @inline(__always) func tokensIndex(_ t: Int) -> Int { min(max(t, 1), costs.maxTokens) }
 
     /// Starts model layer `modelLayer`, whose attention begins at `start` (≥ now).
-    mutating func startLayer<E: MoEEventContainer>(at start: SimTime, now: SimTime, fluid: inout FluidSystem,
-                                                  scheduler: inout Scheduler<E>) {
-        let T = tokensIndex(core.iterationTokens)
+    /// Attention (and everything of a layer but its experts) for the current batch, seconds.
+    func attentionSeconds() -> Double {
+        let T = clampTokens(core.iterationTokens, maxTokens)
         var attention = costs.layerFixed[T]
         for b in core.batch {
             if b.iteration == 0 { attention += costs.attentionPrefill(tokens: b.routing.inputTokens) }
             else { attention += Double(b.context) * costs.attentionPerContextToken }
         }
+        return attention
+    }
+
+    mutating func startLayer<E: MoEEventContainer>(at start: SimTime, now: SimTime, fluid: inout FluidSystem,
+                                                  scheduler: inout Scheduler<E>) {
+        let T = clampTokens(core.iterationTokens, maxTokens)
+        let attention = attentionSeconds()
         let dense = modelLayer < core.model.denseLayers
         if dense {
             scheduler.schedule(.moe(.layerDone), at: start + SimTime(seconds: attention + costs.denseMLP[T]))
@@ -284,12 +298,20 @@ public struct MoEServer<Policy: OffloadPolicy> {
     }
 
     mutating func gate<E: MoEEventContainer>(now: SimTime, fluid: inout FluidSystem, scheduler: inout Scheduler<E>) {
+        if fusedLayerDone {
+            // The previous layer finished without waiting for a load and this layer's gate was
+            // scheduled directly: its end-of-layer work (unpin, layer-start hook) happens now.
+            fusedLayerDone = false
+            for x in pinnedList { core.pinned[Int(x)] = false }
+            pinnedList.removeAll(keepingCapacity: true)
+            policy.layerStarted(modelLayer - core.model.denseLayers, core: &core)
+        }
         let m = modelLayer - core.model.denseLayers
         core.currentLayer = m
         core.counters.layerSteps += 1
         core.version &+= 1
         policy.gate(m, core: &core)
-        let T = tokensIndex(core.iterationTokens)
+        let T = clampTokens(core.iterationTokens, maxTokens)
         var free = now.nanoseconds
         var computeSeconds = costs.shared[T]
         pending = 0
@@ -312,7 +334,7 @@ public struct MoEServer<Policy: OffloadPolicy> {
             }
             if core.state[xi] == .resident {
                 core.counters.hits += 1
-                computeSeconds += costs.expert[tokensIndex(core.selectedTokens(i))]
+                computeSeconds += costs.expert[clampTokens(core.selectedTokens(i), maxTokens)]
             } else {
                 core.counters.misses += 1
                 needTokens[xi] = Int32(core.selectedTokens(i))
@@ -334,7 +356,15 @@ public struct MoEServer<Policy: OffloadPolicy> {
         pump(now: now, fluid: &fluid, scheduler: &scheduler)
         if pending == 0 {
             waitingForLoads = false
-            scheduler.schedule(.moe(.layerDone), at: .ns(computeFree))
+            if !Policy.waitsForWholeLayer && modelLayer + 1 < core.model.layers {
+                // Fast path: nothing to wait for, so the next layer's gate is scheduled now
+                // (one event per layer instead of two).
+                modelLayer += 1
+                fusedLayerDone = true
+                scheduler.schedule(.moe(.gate), at: .ns(computeFree) + SimTime(seconds: attentionSeconds()))
+            } else {
+                scheduler.schedule(.moe(.layerDone), at: .ns(computeFree))
+            }
         } else {
             waitingForLoads = true
         }
@@ -351,7 +381,7 @@ public struct MoEServer<Policy: OffloadPolicy> {
             startLayer(at: now, now: now, fluid: &fluid, scheduler: &scheduler)
             return
         }
-        scheduler.schedule(.moe(.iterationDone), at: now + SimTime(seconds: costs.lmHead[tokensIndex(core.batch.count)]))
+        scheduler.schedule(.moe(.iterationDone), at: now + SimTime(seconds: costs.lmHead[clampTokens(core.batch.count, maxTokens)]))
     }
 
     mutating func iterationDone<E: MoEEventContainer>(now: SimTime, fluid: inout FluidSystem, scheduler: inout Scheduler<E>) throws {
@@ -395,6 +425,7 @@ public struct MoEServer<Policy: OffloadPolicy> {
         core.state[vi] = .absent
         core.prefetchedUnused[vi] = false
         core.used[core.gpuOf(v)] -= 1
+        core.held[core.gpuOf(v) * core.layers + core.layerOf(v)] -= 1
         core.counters.evictions += 1
     }
 
@@ -465,6 +496,7 @@ public struct MoEServer<Policy: OffloadPolicy> {
         let g = core.gpuOf(x)
         core.state[xi] = .loading
         core.used[g] += 1
+        core.held[g * core.layers + core.layerOf(x)] += 1
         let li: Int
         if let f = freeLoads.popLast() { li = Int(f) } else { loads.append(ExpertLoad()); li = loads.count - 1 }
         loads[li] = ExpertLoad(expert: x, gpu: g, isDemand: demand, issuedAsPrefetch: !demand, paused: false,
@@ -513,7 +545,8 @@ public struct MoEServer<Policy: OffloadPolicy> {
                 computeFree = ns
             }
             if needTokens[xi] > 0 {
-                computeFree += SimTime(seconds: costs.expert[tokensIndex(Int(needTokens[xi]))]).nanoseconds
+                let d = SimTime(seconds: costs.expert[clampTokens(Int(needTokens[xi]), maxTokens)]).nanoseconds
+                computeFree += d
                 needTokens[xi] = 0
             }
             awaitOnly[xi] = false
@@ -577,12 +610,16 @@ public struct MoEServer<Policy: OffloadPolicy> {
     }
 }
 
+@inline(__always) func clampTokens(_ t: Int, _ maxTokens: Int) -> Int { min(max(t, 1), maxTokens) }
+
 /// The standalone host: one MoE server owning its fluid system (its GPUs' PCIe links).
 public struct MoEStandaloneModel<Policy: OffloadPolicy>: EventHandler {
     public var server: MoEServer<Policy>
     public var fluid: FluidSystem
     public var error: Error? = nil
     var done: [UInt64] = []
+    var fluidHandle: EventHandle? = nil
+    var fluidTime: Int64 = .max
 
     public init(server: MoEServer<Policy>, fluid: FluidSystem) {
         self.server = server
@@ -592,6 +629,8 @@ public struct MoEStandaloneModel<Policy: OffloadPolicy>: EventHandler {
     public mutating func handle(_ event: MoEEvent, scheduler: inout Scheduler<MoEEvent>) {
         do {
             if case .fluid = event {
+                fluidHandle = nil
+                fluidTime = .max
                 var buffer = done
                 buffer.removeAll(keepingCapacity: true)
                 fluid.completeFlows(at: scheduler.now) { _, tag in buffer.append(tag) }
@@ -605,6 +644,12 @@ public struct MoEStandaloneModel<Policy: OffloadPolicy>: EventHandler {
             scheduler.stop()
         }
         fluid.solve(at: scheduler.now)
-        fluid.scheduleNextCompletion(&scheduler, event: .fluid)
+        // Keep exactly one completion event, at the fluid system's next completion.
+        let t = fluid.nextCompletion?.nanoseconds ?? .max
+        if t != fluidTime {
+            if let h = fluidHandle { scheduler.cancel(h) }
+            fluidHandle = t == .max ? nil : scheduler.schedule(.fluid, at: .ns(max(t, scheduler.now.nanoseconds)))
+            fluidTime = t
+        }
     }
 }

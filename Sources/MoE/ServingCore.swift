@@ -73,6 +73,8 @@ public struct ServingCore {
     /// Slots per GPU and slots in use (resident + loading).
     public internal(set) var capacity: [Int]
     public internal(set) var used: [Int]
+    /// Slots in use (resident + loading) per GPU and layer, at gpu · layers + layer.
+    public internal(set) var held: [Int32]
 
     // The current iteration.
     public internal(set) var batch: [ActiveRequest] = []
@@ -111,6 +113,7 @@ public struct ServingCore {
         loadOf = [Int32](repeating: -1, count: n)
         self.capacity = capacity
         used = [Int](repeating: 0, count: gpus)
+        held = [Int32](repeating: 0, count: gpus * model.moeLayers)
         iterProbs = [Float](repeating: 0, count: n)
         iterSelOffsets = [Int32](repeating: 0, count: model.moeLayers + 1)
         self.rng = rng
@@ -159,6 +162,13 @@ public struct ServingCore {
             x += gpus
         }
         return best >= 0 ? ExpertID(best) : nil
+    }
+
+    /// Calls `body` with every expert of MoE layer `layer` placed on `gpu`.
+    @inline(__always) public func forEachExpert(layer: Int, onGPU gpu: Int, _ body: (ExpertID) -> Void) {
+        let first = layer * experts, end = first + experts
+        var x = first + ((gpu - first % gpus) % gpus + gpus) % gpus
+        while x < end { body(ExpertID(x)); x += gpus }
     }
 
     /// Calls `body` with every expert placed on `gpu`.

@@ -179,8 +179,12 @@ public struct MoESimulation {
         switch config.policy {
         case "resident": return try run(ResidentPolicy(), seed: seed)
         case "ondemand-layer": return try run(OnDemandLayerPolicy(), seed: seed)
-        case "lru": return try run(LRUPolicy(gpus: G, experts: L * E, nextLayerAccuracy: p.nextLayerAccuracy), seed: seed)
-        case "promoe": return try run(ProMoEPolicy(gpus: G, experts: L * E, stride: p.stride, accuracy: p.strideAccuracy), seed: seed)
+        case "lru":
+            return try run(LRUPolicy(layers: L, experts: E, gpus: G, predictor: p.predictor, nextLayerAccuracy: p.nextLayerAccuracy),
+                           seed: seed, warmKey: "lru|\(p.predictor.rawValue)|\(p.nextLayerAccuracy)")
+        case "promoe":
+            return try run(ProMoEPolicy(layers: L, experts: E, gpus: G, stride: p.stride, predictor: p.predictor, accuracy: p.strideAccuracy),
+                           seed: seed, warmKey: "promoe|\(p.predictor.rawValue)|\(p.stride)|\(p.strideAccuracy)")
         case "moe-infinity":
             return try run(MoEInfinityPolicy(layers: L, experts: E, gpus: G, capacity: p.eamCapacity, coverage: p.coverage), seed: seed,
                            warmKey: "moe-infinity|\(p.eamCapacity)|\(p.coverage)")

@@ -34,6 +34,9 @@ public struct DynamicPolicy: SharingPolicy, Sendable {
     /// Demand observed at the last `demandWindow` boundaries, per tenant (ring buffers).
     var history: [[Int]] = []
     var tick = 0
+    // Scratch of computeShares, kept between periods.
+    var share: [Int] = [], demand: [Int] = [], active: [Bool] = []
+    var critical: [Int] = [], open: [Int] = [], pool: [Int] = []
     var frozen: [Bool] = []
     var resizes = 0
 
@@ -77,39 +80,47 @@ public struct DynamicPolicy: SharingPolicy, Sendable {
             history[t][tick % demandWindow] = st.admitted && !st.finished && st.hasWork ? max(1, gpu.kernelDemand(of: t, sms: gpu.smCount)) : 0
         }
         tick += 1
-        let targets = shares(gpu)
+        computeShares(gpu)
         // Shrink first (preempting where needed), then grow.
-        for t in 0..<gpu.tenantCount where targets[t] < gpu.model.partitions[partitionOf[t]].sms {
-            if gpu.tenants[t].heldSMs > targets[t] && !frozen[t] {
+        for t in 0..<gpu.tenantCount where share[t] < gpu.model.partitions[partitionOf[t]].sms {
+            if gpu.tenants[t].heldSMs > share[t] && !frozen[t] {
                 gpu.pause(t, at: s.now, asPreemption: true)
                 frozen[t] = true
                 s.schedule(.policyTimer(token: Int64(t)), after: preemptionCost)
             }
-            gpu.resizePartition(partitionOf[t], sms: targets[t])
+            gpu.resizePartition(partitionOf[t], sms: share[t])
             resizes += 1
         }
-        for t in 0..<gpu.tenantCount where targets[t] > gpu.model.partitions[partitionOf[t]].sms {
-            gpu.resizePartition(partitionOf[t], sms: targets[t])
+        for t in 0..<gpu.tenantCount where share[t] > gpu.model.partitions[partitionOf[t]].sms {
+            gpu.resizePartition(partitionOf[t], sms: share[t])
             resizes += 1
         }
-        if gpu.tenants.contains(where: { !$0.finished }) {
+        if gpu.tenants.contains(where: { !$0.finished }) {   // (a scan of plain values, no allocation)
             s.schedule(.policyTimer(token: -1), after: period)
         }
     }
 
-    /// The SM share of every tenant for the next period (they sum to the GPU's SMs).
-    func shares(_ gpu: SharedGPU) -> [Int] {
+    /// Computes the SM share of every tenant for the next period into `share` (they sum to the
+    /// GPU's SMs). Scratch arrays are kept between periods: nothing is allocated per period.
+    mutating func computeShares(_ gpu: SharedGPU) {
         let n = gpu.tenantCount, sms = gpu.smCount
-        var demand = [Int](repeating: 0, count: n)
-        var active = [Bool](repeating: false, count: n)
-        for t in 0..<n where gpu.tenants[t].admitted && !gpu.tenants[t].finished {
-            let d = history.isEmpty ? 0 : history[t].max()!
-            if d > 0 {
-                active[t] = true
-                demand[t] = d
+        if share.count != n {
+            share = [Int](repeating: 1, count: n)
+            demand = [Int](repeating: 0, count: n)
+            active = [Bool](repeating: false, count: n)
+            critical.reserveCapacity(n)
+            open.reserveCapacity(n)
+            pool.reserveCapacity(n)
+        }
+        for t in 0..<n {
+            share[t] = 1
+            demand[t] = 0
+            active[t] = false
+            if gpu.tenants[t].admitted && !gpu.tenants[t].finished {
+                let d = history[t].max() ?? 0
+                if d > 0 { active[t] = true; demand[t] = d }
             }
         }
-        var share = [Int](repeating: 1, count: n)
         var left = sms - n
         // Minimum for active tenants.
         for t in 0..<n where active[t] {
@@ -117,42 +128,48 @@ public struct DynamicPolicy: SharingPolicy, Sendable {
             share[t] += extra
             left -= extra
         }
-        func grant(_ t: Int, upTo target: Int) {
-            let extra = min(max(0, target - share[t]), left)
-            share[t] += extra
-            left -= extra
-        }
         // Latency-critical tenants by slack, tightest first.
-        let critical = (0..<n).filter { active[$0] && gpu.tenants[$0].priority == .latencyCritical }
-            .sorted { (gpu.sloSlack[$0] ?? -1, $0) < (gpu.sloSlack[$1] ?? -1, $1) }
+        critical.removeAll(keepingCapacity: true)
+        for t in 0..<n where active[t] && gpu.tenants[t].priority == .latencyCritical { critical.append(t) }
+        critical.sort { (gpu.sloSlack[$0] ?? -1, $0) < (gpu.sloSlack[$1] ?? -1, $1) }
         for t in critical {
             var want = demand[t]
             if let slack = gpu.sloSlack[t], slack >= slackTarget {
                 let f = max(0.25, 1 - (slack - slackTarget))
                 want = max(1, Int((Double(demand[t]) * f).rounded(.up)))
             }
-            grant(t, upTo: want)
+            let extra = min(max(0, want - share[t]), left)
+            share[t] += extra
+            left -= extra
         }
-        // Best effort: max-min fair by demand (water filling, one SM at a time in index order).
-        var open = (0..<n).filter { active[$0] && gpu.tenants[$0].priority != .latencyCritical && share[$0] < demand[$0] }
+        // Best effort: max-min fair by demand (one SM at a time to the smallest share).
+        open.removeAll(keepingCapacity: true)
+        for t in 0..<n where active[t] && gpu.tenants[t].priority != .latencyCritical && share[t] < demand[t] { open.append(t) }
         while left > 0 && !open.isEmpty {
-            open.sort { (share[$0], $0) < (share[$1], $1) }
-            let t = open[0]
+            var best = 0
+            for k in 1..<open.count where (share[open[k]], open[k]) < (share[open[best]], open[best]) { best = k }
+            let t = open[best]
             share[t] += 1
             left -= 1
-            if share[t] >= demand[t] { open.removeFirst() }
+            if share[t] >= demand[t] { open.remove(at: best) }
         }
-        // Leftovers: latency-critical tenants up to their full demand, then everyone in turn.
-        for t in critical { grant(t, upTo: demand[t]) }
-        var pool = critical + (0..<n).filter { active[$0] && !critical.contains($0) }
-        if pool.isEmpty { pool = Array(0..<n) }
-        var i = 0
+        // Leftovers: latency-critical tenants up to their full demand, then the active tenants in
+        // turn (every tenant when none is active): no SM stays unassigned.
+        for t in critical {
+            let extra = min(max(0, demand[t] - share[t]), left)
+            share[t] += extra
+            left -= extra
+        }
+        pool.removeAll(keepingCapacity: true)
+        pool.append(contentsOf: critical)
+        for t in 0..<n where active[t] && gpu.tenants[t].priority != .latencyCritical { pool.append(t) }
+        if pool.isEmpty { for t in 0..<n { pool.append(t) } }
+        var k = 0
         while left > 0 {
-            share[pool[i % pool.count]] += 1
+            share[pool[k % pool.count]] += 1
             left -= 1
-            i += 1
+            k += 1
         }
-        return share
     }
 }
 

@@ -87,6 +87,24 @@ public struct KinetoProgram: Sendable {
     }
 }
 
+extension KinetoProgram {
+    /// A generated iteration: `kernels` run one after another on one stream (each queued behind
+    /// the previous), no copies.
+    public init(generated kernels: [KernelWork], name: String) {
+        precondition(!kernels.isEmpty)
+        file = name
+        ops = kernels.map { .kernel($0) }
+        streamOps = [kernels.indices.map { Int32($0) }]
+        queued = kernels.indices.map { $0 > 0 }
+        releaseOffset = Array(repeating: 0, count: kernels.count)
+        endOrder = kernels.indices.map { Int32($0) }
+        needPrefix = kernels.indices.map { Int32($0) }
+        self.kernels = kernels.count
+        kernelSeconds = kernels.reduce(0) { $0 + $1.isolatedSeconds }
+        recordedSpanSeconds = kernelSeconds
+    }
+}
+
 /// A tenant that runs a ``KinetoProgram``.
 ///
 /// Within an iteration each stream runs its operations in order, one at a time. An operation

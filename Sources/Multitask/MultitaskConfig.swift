@@ -19,6 +19,8 @@
 //    granularity: op|layer|iteration, slo: {ttft_ms, tpot_ms, latency_ms}}
 //   DIST: {constant: N} | {uniform: [A, B]} | {lognormal: {mean, cv, max}}
 // TENANT (training):  {name, kind: training, priority, trace: FILE, iterations: N, gaps: drop|keep, memory_gib: X, device: N}
+//                     or, instead of trace, a generated iteration:
+//                     generator: {kernels: N, kernel_us: DIST, ctas: DIST, ctas_per_sm: N, memory_bound_fraction: F}
 // TENANT (replay):    {name, kind: replay, priority, trace: FILE, memory_gib: X, device: N}
 
 import Foundation
@@ -48,13 +50,25 @@ public struct InferenceSettings: Sendable {
     public var footprintBytes: Int { model.weightBytes + kvCacheBytes + workspaceBytes }
 }
 
+/// A generated training iteration: `kernels` kernels in sequence with durations and CTA counts
+/// drawn from distributions (seeded per tenant), a fraction of each kernel's time memory-bound.
+public struct GeneratedIteration: Sendable, Equatable {
+    public var kernels: Int
+    public var kernelMicroseconds: TokenDistribution
+    public var ctas: TokenDistribution
+    public var ctasPerSM: Int
+    public var memoryBoundFraction: Double
+}
+
 /// A validated training job or replayed trace.
 public struct KinetoSettings: Sendable {
     public var name: String
     public var kind: String
     public var priority: PriorityClass
+    /// The trace (empty with a generator).
     public var path: String
     public var display: String
+    public var generator: GeneratedIteration?
     public var iterations: Int
     public var keepGaps: Bool
     public var inferDependencies: Bool
@@ -227,7 +241,21 @@ public struct MultitaskConfig: Sendable {
                                                             kvCacheBytes: kvBytes, workspaceBytes: workspace,
                                                             granularity: granularity, slo: slo)))
             default:
-                let (p, d) = try existing(try m.required("trace", "a Kineto trace (.json, .json.gz, .json.zst)"), "a Kineto trace")
+                var p = "", d = ""
+                var generator: GeneratedIteration? = nil
+                if kind == "training", let g = m.optional("generator") {
+                    if m.has("trace") { throw node.error("give either trace or generator, not both") }
+                    var gm = try SettingsMap(g, "a generated iteration {kernels, kernel_us, ctas, ctas_per_sm, memory_bound_fraction}")
+                    generator = GeneratedIteration(
+                        kernels: try gm.int("kernels", "kernels per iteration", 1...10_000_000),
+                        kernelMicroseconds: try tokenDistribution(try gm.required("kernel_us", "a distribution of kernel durations in µs")),
+                        ctas: try tokenDistribution(try gm.required("ctas", "a distribution of CTAs per kernel")),
+                        ctasPerSM: try gm.int("ctas_per_sm", "CTAs resident per SM", 1...64),
+                        memoryBoundFraction: try gm.optionalDouble("memory_bound_fraction", "the fraction of HBM bandwidth a kernel uses alone", 0...1) ?? 0)
+                    try gm.finish(known: ["kernels", "kernel_us", "ctas", "ctas_per_sm", "memory_bound_fraction"])
+                } else {
+                    (p, d) = try existing(try m.required("trace", kind == "training" ? "a Kineto trace (or a generator)" : "a Kineto trace (.json, .json.gz, .json.zst)"), "a Kineto trace")
+                }
                 let memory = Int(try m.double("memory_gib", "the job's GPU memory footprint, GiB", 0...100_000) * gib)
                 let device = try m.optionalInt("device", "the trace's device to take operations from", 0...1024)
                 var iterations = 1, keep = true
@@ -240,12 +268,12 @@ public struct MultitaskConfig: Sendable {
                     } else {
                         keep = false
                     }
-                    try m.finish(known: ["name", "kind", "priority", "trace", "memory_gib", "device", "iterations", "gaps"])
+                    try m.finish(known: ["name", "kind", "priority", "trace", "generator", "memory_gib", "device", "iterations", "gaps"])
                 } else {
                     try m.finish(known: ["name", "kind", "priority", "trace", "memory_gib", "device"])
                 }
                 tenants.append(.kineto(KinetoSettings(name: name, kind: kind, priority: priority, path: p, display: d,
-                                                      iterations: iterations, keepGaps: keep, inferDependencies: kind == "training",
+                                                      generator: generator, iterations: iterations, keepGaps: keep, inferDependencies: kind == "training",
                                                       memoryBytes: memory, device: device)))
             }
         }

@@ -125,8 +125,13 @@ public struct MultitaskSimulation: Sendable {
                 out.append(.inference(InferenceTenant(descriptor: d, cost: cost, requests: requests, maxBatch: s.maxBatch,
                                                       maxTokens: s.maxTokens, kvCapacityTokens: s.kvCapacityTokens)))
             case .kineto(let s):
-                let program: KinetoProgram = try inputs.value("kineto|\(s.path)|\(config.spec.name)|\(s.device ?? -1)") {
-                    try KinetoProgram(path: s.path, display: s.display, spec: config.spec, device: s.device)
+                let program: KinetoProgram
+                if let g = s.generator {
+                    program = KinetoProgram(generated: generateIteration(g, spec: config.spec, streams: streams, name: s.name), name: s.name)
+                } else {
+                    program = try inputs.value("kineto|\(s.path)|\(config.spec.name)|\(s.device ?? -1)") {
+                        try KinetoProgram(path: s.path, display: s.display, spec: config.spec, device: s.device)
+                    }
                 }
                 let d = TenantDescriptor(name: s.name, kind: s.kind, memoryFootprintBytes: s.memoryBytes, priority: s.priority,
                                          slo: .none, streams: program.streamOps.count)
@@ -135,6 +140,17 @@ public struct MultitaskSimulation: Sendable {
             }
         }
         return MultitaskTenants(out)
+    }
+
+    /// The kernels of a generated training iteration (stream "training/<name>" of the run's seed).
+    static func generateIteration(_ g: GeneratedIteration, spec: GPUSpec, streams: RandomStreams, name: String) -> [KernelWork] {
+        var rng = streams.stream("training/\(name)")
+        return (0..<g.kernels).map { _ in
+            let us = Double(g.kernelMicroseconds.sample(&rng))
+            let ctas = g.ctas.sample(&rng)
+            return KernelWork.withMemoryBoundFraction(g.memoryBoundFraction, ctas: ctas, ctasPerSM: g.ctasPerSM,
+                                                      isolatedSeconds: us * 1e-6, hbmBytesPerSecond: spec.memory.bandwidthBytesPerSecond)
+        }
     }
 
     /// Loaded inputs (traces, profiles), shared by the runs of one process.

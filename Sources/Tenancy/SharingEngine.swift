@@ -88,6 +88,7 @@ public struct SharingEngine<Tenants: TenantSet, Policy: SharingPolicy>: EventHan
             fluidEvent = nil
             fluidEventTime = .max
             var done = completedTags
+            completedTags = []                      // keep `done` unique: no reallocation
             done.removeAll(keepingCapacity: true)
             gpu.fluid.completeFlows(at: now) { _, tag in done.append(tag) }
             for tag in done where tag & SharedGPU.backgroundTag == 0 {

@@ -185,8 +185,17 @@ struct MultitaskCommand: ParsableCommand {
 
     struct Policies: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the sharing policies.")
+
+        @Option(name: .long, help: "Output format: text or json.")
+        var format: Format = .text
+
         func run() {
-            for p in PolicyChoice.summaries { print("\(p.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(p.summary)") }
+            if format == .json {
+                let items = PolicyChoice.summaries.map { "{\"name\": \"\($0.name)\", \"summary\": \"\($0.summary)\"}" }
+                print("[" + items.joined(separator: ", ") + "]")
+            } else {
+                for p in PolicyChoice.summaries { print("\(p.name.padding(toLength: 10, withPad: " ", startingAt: 0)) \(p.summary)") }
+            }
         }
     }
 }

@@ -63,7 +63,10 @@ struct TimelineCommand: ParsableCommand {
                 }
                 guard let p = matches.first else { continue }
                 let (f, events) = Sweep.execute(e, p, codeVersion: GPUSimVersion.string, timeline: true)
-                guard f.run.status == .ok else { throw SweepError(message: "run \(p.id) failed: \(f.run.error ?? "")") }
+                guard f.run.status == .ok else { throw SweepError(message: "run \(p.id) \(f.run.status.rawValue): \(f.run.error ?? "")") }
+                guard !events.isEmpty else {
+                    throw SweepError(message: "run \(p.id) produced no timeline events: the \(e.kind.name) kind does not record them yet (the replay kind does); nothing written")
+                }
                 if stored != nil, f.metrics != storedMetrics {
                     ExperimentCLI.stderr("warning: the run's metrics now differ from the stored ones (the simulator changed since the database was written)")
                 }

@@ -72,9 +72,13 @@ final class ConfigTests: XCTestCase {
 
     func testTheEvaluationFileExpands() throws {
         let spec = try MoEEvaluationSpec.load(path: Fixture.root.appendingPathComponent("Experiments/fmoe-eval.yaml").path)
-        // 3 models × 7 policies × (5 budgets on the 3090s + 5 on the A100 + 1 online).
-        XCTAssertEqual(spec.runs.count, 3 * 7 * 11)
-        XCTAssertEqual(spec.runs.filter(\.online).count, 21)
+        // 3 models × 9 policies (7 + 2 variants) × (5 budgets on the 3090s + 5 on the A100 + 1 online).
+        XCTAssertEqual(spec.runs.count, 3 * 9 * 11)
+        XCTAssertEqual(spec.runs.filter(\.online).count, 27)
+        let variant = try XCTUnwrap(spec.runs.first { $0.label == "lru-oracle80" })
+        XCTAssertEqual(variant.config.policy, "lru")
+        XCTAssertEqual(variant.config.policyParams.predictor, .noisyOracle)
+        XCTAssertEqual(variant.config.policyParams.nextLayerAccuracy, 0.8)
         XCTAssertEqual(Set(spec.runs.map(\.testbed)), ["6x RTX-3090", "A100-SXM4-80GB"])
         for r in spec.runs where r.online {
             XCTAssertEqual(r.config.testRequests, 256)

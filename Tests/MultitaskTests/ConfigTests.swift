@@ -99,6 +99,30 @@ final class ConfigTests: XCTestCase {
         expectError(yaml(gpu: "B200"), keyPath: "hardware.gpu", contains: "unknown GPU 'B200'")
     }
 
+    /// A generated training iteration: 50 kernels of exactly 1 ms filling the GPU, 4 iterations
+    /// alone: 200 ms.
+    func testGeneratedTrainingIterationByHand() throws {
+        let text = """
+        hardware: {gpu: A100-SXM4-80GB}
+        workload:
+          tenants:
+            - name: synth
+              kind: training
+              priority: best-effort
+              generator: {kernels: 50, kernel_us: {constant: 1000}, ctas: {constant: 108}, ctas_per_sm: 1}
+              iterations: 4
+              memory_gib: 10
+        parameters: {fairness_baseline: none}
+        """
+        let r = try MultitaskSimulation(try parseConfig(text, policy: "exclusive")).run(seed: 1)
+        XCTAssertEqual(r.metric("synth", "iterations"), 4)
+        XCTAssertEqual(r.metric("gpu", "makespan_s")!, 0.200, accuracy: 1e-8)
+        XCTAssertEqual(r.metric("synth", "kernels"), 200)
+        XCTAssertEqual(r.metric("gpu", "sm_utilisation")!, 1, accuracy: 1e-9)
+        expectError(text.replacingOccurrences(of: "ctas_per_sm: 1}", with: "ctas_per_sm: 1}\n      trace: x.json.gz"), policy: "exclusive",
+                    keyPath: "workload.tenants[0]", contains: "either trace or generator")
+    }
+
     /// The experiment file in Experiments/ expands to every policy on both GPUs and validates.
     func testTheColocationExperimentFileValidates() throws {
         let e = try MultitaskExperiment.load(path: repositoryRoot + "/Experiments/multitask-colocation.yaml")

@@ -9,9 +9,13 @@ import MoE
 // Figures to read: wall clock per run (target: 1 M output tokens in ≤ 10 s on one core) and peak
 // resident memory, which must not grow from the 100 k-token run to the 1 M-token run.
 
-/// The repository's Traces folder (this file is Benchmarks/Benchmarks/MoEBenchmarks/...).
-let dataRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Traces")
+/// The data folder: $GPUSIM_DATA, else the repository's Traces (this file is
+/// Benchmarks/Benchmarks/MoEBenchmarks/MoEBenchmarks.swift).
+let dataRoot: URL = {
+    if let d = ProcessInfo.processInfo.environment["GPUSIM_DATA"], !d.isEmpty { return URL(fileURLWithPath: d) }
+    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Traces")
+}()
 
 /// Fixed-length requests: 37 prompt tokens, 128 output tokens (cv 0), LMSYS-like routing.
 func generatorFile() throws -> String {
