@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "Traces", targets: ["Traces"]),
         .library(name: "Tenancy", targets: ["Tenancy"]),
         .library(name: "Multitask", targets: ["Multitask"]),
+        .library(name: "MoE", targets: ["MoE"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

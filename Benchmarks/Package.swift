@@ -40,5 +40,14 @@ let package = Package(
             path: "Benchmarks/MultitaskBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        .executableTarget(
+            name: "MoEBenchmarks",
+            dependencies: [
+                .product(name: "MoE", package: "gpusim"),
+                .product(name: "Benchmark", package: "package-benchmark"),
+            ],
+            path: "Benchmarks/MoEBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
     ]
 )

@@ -279,7 +279,7 @@ public struct ProMoEPolicy: OffloadPolicy {
         for x in 0..<predictedLayer.count { predictedLayer[x] = -1 }
         for t in 0..<min(stride, core.layers) {
             switch predictor {
-            case .learned: guess = previousFirst[t]
+            case .learned: guess.removeAll(keepingCapacity: true); guess.append(contentsOf: previousFirst[t])
             case .noisyOracle: predictExperts(layer: t, count: core.topK, accuracy: accuracy, core: &core, into: &guess)
             }
             enqueue(t, from: -1, core: &core)
@@ -289,11 +289,18 @@ public struct ProMoEPolicy: OffloadPolicy {
     public mutating func gate(_ layer: Int, core: inout ServingCore) {
         if layer < stride {
             previousFirst[layer].removeAll(keepingCapacity: true)
-            // The most-routed experts of this layer (top-k by tokens) stand for the next token's guess.
-            var pairs: [(Int, Int)] = []
-            for i in core.selectedRange(layer) { pairs.append((core.selectedExpert(i), core.selectedTokens(i))) }
-            pairs.sort { $0.1 > $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
-            for p in pairs.prefix(core.topK) { previousFirst[layer].append(p.0) }
+            // The most-routed experts of this layer (top-k by tokens; ties to the lower id) stand
+            // for the next token's guess.
+            let r = core.selectedRange(layer)
+            for _ in 0..<min(core.topK, r.count) {
+                var best = -1, bestT = -1
+                for i in r {
+                    let e = core.selectedExpert(i), t = core.selectedTokens(i)
+                    if t > bestT && !previousFirst[layer].contains(e) { best = e; bestT = t }
+                }
+                if best < 0 { break }
+                previousFirst[layer].append(best)
+            }
         }
         let t = layer + stride
         if predictor == .learned { learned.observe(layer: layer, core: core) }

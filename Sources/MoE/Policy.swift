@@ -94,11 +94,15 @@ public struct PrefetchQueue {
     /// Removes and returns the best candidate on `gpu` that `isAbsent` accepts.
     public mutating func pop(gpu: Int, isAbsent: (ExpertID) -> Bool) -> ExpertID? {
         if !sorted[gpu] {
-            let pr = priority
             // Ascending, so that the best is last: lower priority first; ties: higher id first.
-            lists[gpu].sort { a, b in
-                let pa = pr[Int(a)], pb = pr[Int(b)]
-                return pa < pb || (pa == pb && a > b)
+            // An in-place heap sort: no temporary buffer (the standard sort allocates one).
+            priority.withUnsafeBufferPointer { pr in
+                lists[gpu].withUnsafeMutableBufferPointer { a in
+                    heapSort(a) { x, y in
+                        let px = pr[Int(x)], py = pr[Int(y)]
+                        return px < py || (px == py && x > y)
+                    }
+                }
             }
             sorted[gpu] = true
         }
@@ -112,4 +116,25 @@ public struct PrefetchQueue {
     public func isEmpty(gpu: Int) -> Bool { lists[gpu].isEmpty }
     /// The priority of `x` if queued.
     public func priority(of x: ExpertID) -> Float? { priority[Int(x)] >= 0 ? priority[Int(x)] : nil }
+}
+
+/// Sorts in place by `less` (ascending), without allocating. Not stable; callers give a total
+/// order, so the result is deterministic.
+@inline(__always)
+func heapSort<T>(_ a: UnsafeMutableBufferPointer<T>, _ less: (T, T) -> Bool) {
+    let n = a.count
+    if n < 2 { return }
+    func siftDown(_ start: Int, _ end: Int) {
+        var root = start
+        while true {
+            var child = 2 * root + 1
+            if child >= end { return }
+            if child + 1 < end && less(a[child], a[child + 1]) { child += 1 }
+            if less(a[root], a[child]) { a.swapAt(root, child); root = child } else { return }
+        }
+    }
+    var i = n / 2 - 1
+    while i >= 0 { siftDown(i, n); i -= 1 }
+    var end = n - 1
+    while end > 0 { a.swapAt(0, end); siftDown(0, end); end -= 1 }
 }

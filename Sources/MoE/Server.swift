@@ -631,11 +631,12 @@ public struct MoEStandaloneModel<Policy: OffloadPolicy>: EventHandler {
             if case .fluid = event {
                 fluidHandle = nil
                 fluidTime = .max
-                var buffer = done
+                var buffer: [UInt64] = []
+                swap(&buffer, &done)   // unique, so clearing keeps its storage
                 buffer.removeAll(keepingCapacity: true)
                 fluid.completeFlows(at: scheduler.now) { _, tag in buffer.append(tag) }
                 for t in buffer { server.flowCompleted(tag: t, fluid: &fluid, scheduler: &scheduler) }
-                done = buffer
+                swap(&buffer, &done)
             } else {
                 try server.handle(event, fluid: &fluid, scheduler: &scheduler)
             }
