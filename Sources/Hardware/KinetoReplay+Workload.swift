@@ -73,20 +73,8 @@ extension KinetoReplay {
     /// Reads `path` (device filter from ``Options/device``) and prepares its operations.
     /// Throws `TraceError` for unreadable or malformed traces, or a trace without kernels.
     public func workload(path: String) throws -> KinetoWorkload {
-        var kernels: [KinetoKernel] = []
-        var copies: [KinetoCopy] = []
-        var launches: [Int: Int64] = [:]
-        _ = try KinetoReader(path: path).read { (record: KinetoRecord) in
-            switch record {
-            case .kernel(let k):
-                if options.device == nil || options.device == k.device { kernels.append(k) }
-            case .copy(let c):
-                if options.device == nil || options.device == c.device { copies.append(c) }
-            case .runtime(let r):
-                if launches[r.correlation] == nil { launches[r.correlation] = r.tsNs }
-            }
-        }
-        return try workload(kernels: kernels, copies: copies, launches: launches, file: path)
+        let r = try readRecords(path: path)
+        return try workload(kernels: r.kernels, copies: r.copies, launches: r.launches, file: path)
     }
 
     /// Prepares already-read records (`launches`: correlation id → launch call start, ns).

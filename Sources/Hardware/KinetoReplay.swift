@@ -90,6 +90,13 @@ public struct KinetoReplay {
 
     /// Reads `path` and replays it. Throws `TraceError` for unreadable or malformed traces.
     public func replay(path: String) throws -> Result {
+        let r = try readRecords(path: path)
+        return try replay(kernels: r.kernels, copies: r.copies, launches: r.launches, file: path)
+    }
+
+    /// The kernels and copies of `path` on ``Options/device`` (all devices when nil), and the start
+    /// of the first runtime/driver call carrying each correlation id (the launch).
+    func readRecords(path: String) throws -> (kernels: [KinetoKernel], copies: [KinetoCopy], launches: [Int: Int64]) {
         var kernels: [KinetoKernel] = []
         var copies: [KinetoCopy] = []
         var launches: [Int: Int64] = [:]
@@ -100,11 +107,10 @@ public struct KinetoReplay {
             case .copy(let c):
                 if options.device == nil || options.device == c.device { copies.append(c) }
             case .runtime(let r):
-                // Keep the first call carrying each correlation id (the launch).
                 if launches[r.correlation] == nil { launches[r.correlation] = r.tsNs }
             }
         }
-        return try replay(kernels: kernels, copies: copies, launches: launches, file: path)
+        return (kernels, copies, launches)
     }
 
     /// Replays already-read records (`launches`: correlation id → launch call start, ns).
